@@ -1,0 +1,49 @@
+"""cnnkit: a course kit that teaches convolutional neural networks.
+
+Submodules load on first use, so ``import cnnkit`` stays fast and pulls in neither
+torch, matplotlib nor ipywidgets:
+
+    >>> import cnnkit
+    >>> cnnkit.ops.conv2d          # imports cnnkit.ops (numpy only) now
+    >>> cnnkit.models.get("resnet20", num_classes=10)   # imports torch now
+
+Layers (lower never import higher): ops, arith -> models, summary -> data, train -> viz -> widgets.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "arith",
+    "config",
+    "data",
+    "grading",
+    "models",
+    "nn",
+    "ops",
+    "summary",
+    "train",
+    "viz",
+    "widgets",
+)
+
+__all__ = ["__version__", *_SUBMODULES]
+
+if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
+    from . import arith, config, data, grading, models, nn, ops, summary, train, viz, widgets  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    """Import a submodule the first time it is used (PEP 562)."""
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'cnnkit' has no attribute {name!r}; submodules: {', '.join(_SUBMODULES)}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULES))
