@@ -1,0 +1,47 @@
+"""Convolutional-network operations in plain numpy, forward and backward.
+
+Everything works on NCHW arrays (weights ``(C_out, C_in/groups, kH, kW)``) in float32 or
+float64, takes PyTorch's argument names, and agrees with ``torch.nn.functional``.
+
+The (out, cache) convention
+---------------------------
+* A forward returns its output array, so it drops into a notebook like ``F.conv2d`` does.
+* Where the backward needs something only the forward computed (which element of a max
+  window won, a local mean, ...), the forward takes ``return_cache=True`` and then returns
+  ``(out, cache)``; ``*_backward(dout, cache)`` returns the gradient of the input:
+  ``max_pool2d``, ``avg_pool2d``, ``lp_pool2d``, ``feature_pool``, ``local_contrast_norm``.
+* Where the inputs are enough, the backward takes them instead of a cache:
+  ``conv2d_backward(dout, x, w, stride, padding, dilation, groups) -> (dx, dw, db)`` and
+  ``relu_backward(dout, x) -> dx``. ``softmax_cross_entropy(logits, y)`` returns
+  ``(loss, dlogits)`` at once.
+
+Readable and fast versions: :func:`conv2d_naive` and :func:`pool2d_naive` are loops written
+to be read; :func:`conv2d` and the pooling functions are the fast ones, tested against them.
+"""
+from __future__ import annotations
+
+from . import filters, gradcheck
+from .activations import relu, relu_backward, softmax_cross_entropy
+from .conv import conv2d, conv2d_backward, conv2d_naive, convolve2d, correlate2d
+from .norm import local_contrast_norm, local_contrast_norm_backward
+from .pool import (
+    avg_pool2d,
+    avg_pool2d_backward,
+    feature_pool,
+    feature_pool_backward,
+    lp_pool2d,
+    lp_pool2d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+    pool2d_naive,
+)
+
+__all__ = [
+    "correlate2d", "convolve2d", "conv2d", "conv2d_naive", "conv2d_backward",
+    "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "lp_pool2d", "lp_pool2d_backward", "pool2d_naive",
+    "feature_pool", "feature_pool_backward",
+    "local_contrast_norm", "local_contrast_norm_backward",
+    "relu", "relu_backward", "softmax_cross_entropy",
+    "gradcheck", "filters",
+]
