@@ -1,0 +1,162 @@
+"""The lecture's architectures, LeNet (1998) to ResNet (2015), as readable PyTorch modules.
+
+    >>> from cnnkit import models
+    >>> models.names()[:3]
+    ['lenet5', 'alexnet', 'vgg11']
+    >>> net = models.get("resnet20", num_classes=10)            # He et al. 2016, CIFAR-10
+    >>> plain = models.get("plain20")                            # the same without shortcuts
+    >>> big = models.get("resnet50", num_classes=1000)           # torchvision-compatible keys
+
+One file per family (``lenet``, ``alexnet``, ``vgg``, ``googlenet``, ``resnet`` for ImageNet,
+``cifar_resnet`` for He et al.'s CIFAR nets), all built from the shared pieces in ``blocks``.
+Each model also has its own constructor (``models.resnet20(...)``), and the module docstrings
+tie every number to the paper's table. Models only: no data or training code here.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable, Optional
+
+from torch import nn
+
+from .alexnet import AlexNet, alexnet
+from .blocks import BasicBlock, Bottleneck, ConvBNReLU, ZeroPadShortcut, count_parameters, projection_shortcut
+from .cifar_resnet import (
+    CifarResNet,
+    plain20,
+    plain32,
+    plain44,
+    plain56,
+    plain110,
+    resnet20,
+    resnet32,
+    resnet44,
+    resnet56,
+    resnet110,
+)
+from .googlenet import GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux, googlenet
+from .lenet import LeNet5, lenet5
+from .resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
+from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {
+    fn.__name__: fn
+    for fn in (
+        lenet5,
+        alexnet,
+        vgg11,
+        vgg13,
+        vgg16,
+        vgg19,
+        vgg11_bn,
+        vgg13_bn,
+        vgg16_bn,
+        vgg19_bn,
+        googlenet,
+        resnet18,
+        resnet34,
+        resnet50,
+        resnet101,
+        resnet152,
+        resnet20,
+        resnet32,
+        resnet44,
+        resnet56,
+        resnet110,
+        plain20,
+        plain32,
+        plain44,
+        plain56,
+        plain110,
+    )
+}
+
+
+def names() -> list[str]:
+    """All model names ``get`` accepts, in the lecture's historical order."""
+    return list(_REGISTRY)
+
+
+def defaults(name: str) -> dict[str, Any]:
+    """The keyword options of model ``name`` with their defaults, e.g. ``{"num_classes": 10, ...}``."""
+    constructor = _lookup(name)
+    return {p.name: p.default for p in inspect.signature(constructor).parameters.values()}
+
+
+def _lookup(name: object) -> Callable[..., nn.Module]:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {name!r} ({type(name).__name__}); known: {', '.join(names())}")
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name.lower(), names(), n=3)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ValueError(f"unknown model name={name!r}.{hint} Known: {', '.join(names())}")
+    return _REGISTRY[name]
+
+
+def get(name: str, num_classes: Optional[int] = None, **options: Any) -> nn.Module:
+    """Build model ``name`` (see :func:`names`) with ``num_classes`` outputs and its own options.
+
+    ``num_classes=None`` keeps the model's default (10 for LeNet and the CIFAR nets, 1000 for
+    the ImageNet ones). Unknown names raise ValueError listing the known ones; options the model
+    does not take raise TypeError listing the ones it does; bad values (``shortcut="C"``) raise
+    the constructor's ValueError, which lists what is allowed.
+    """
+    constructor = _lookup(name)
+    allowed = inspect.signature(constructor).parameters
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"model {name!r} takes no option(s) {', '.join(unknown)}; its options: {', '.join(allowed)}"
+        )
+    if num_classes is not None:
+        options["num_classes"] = num_classes
+    return constructor(**options)
+
+
+__all__ = [
+    "AlexNet",
+    "BasicBlock",
+    "Bottleneck",
+    "CifarResNet",
+    "ConvBNReLU",
+    "GoogLeNet",
+    "GoogLeNetOutputs",
+    "Inception",
+    "InceptionAux",
+    "LeNet5",
+    "ResNet",
+    "VGG",
+    "ZeroPadShortcut",
+    "alexnet",
+    "count_parameters",
+    "defaults",
+    "get",
+    "googlenet",
+    "lenet5",
+    "names",
+    "plain20",
+    "plain32",
+    "plain44",
+    "plain56",
+    "plain110",
+    "projection_shortcut",
+    "resnet18",
+    "resnet20",
+    "resnet32",
+    "resnet34",
+    "resnet44",
+    "resnet50",
+    "resnet56",
+    "resnet101",
+    "resnet110",
+    "resnet152",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+]
