@@ -24,7 +24,7 @@ $(BIN)/.cnnkit-installed: pyproject.toml
 	touch $@
 
 lab: venv
-	CNNKIT_OFFLINE=1 $(BIN)/jupyter lab --notebook-dir=. --port=$(PORT) --no-browser lectures/
+	$(BIN)/jupyter lab --notebook-dir=. --port=$(PORT) --no-browser lectures/
 
 test: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
