@@ -1,0 +1,374 @@
+"""``python -m cnnkit grade``: collect, autograde in parallel, give feedback, export, report.
+
+The steps, for one assignment of an nbgrader course:
+
+1. optionally ``zip_collect`` an LMS download into ``submitted/``;
+2. snapshot the gradebook; N worker processes each autograde one student at a time into a
+   private scratch copy (nbgrader's own Autograde: restore edited tests, re-insert deleted ones,
+   execute with a per-cell limit), and write feedback with the hidden tests removed;
+3. the parent, alone, merges each finished student into the main gradebook, moves the
+   autograded notebooks and feedback into place, and records the student's state atomically
+   (an interrupted run picks up where it stopped); a worker past the per-submission wall-clock
+   limit is killed with its kernel;
+4. ``nbgrader export`` to ``grades.csv``, and a report with one row per student whose status
+   says why a score is what it is.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from . import report as rp
+from .report import StudentReport
+
+#: Wall-clock seconds one submission may take (all its notebooks) when --timeout is not given.
+DEFAULT_TIMEOUT = 1800.0
+#: Used by --zip when the course config does not set FileNameCollectorPlugin.named_regexp:
+#: files named ``<student>_<notebook>.ipynb`` anywhere in the extracted archives.
+DEFAULT_ZIP_REGEXP = r".*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+)$"
+WORK_DIR = ".cnnkit-grade"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+
+
+def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1, timeout: float | None = None,
+          cell_timeout: int | None = None, collect: str | os.PathLike | None = None, force: bool = False,
+          students: list[str] | None = None,
+          progress: Callable[[StudentReport], None] | None = None) -> list[StudentReport]:
+    """Grade every submission of ``assignment`` in the nbgrader course at ``course_dir``.
+
+    ``jobs`` students are graded at once, each in its own process; ``timeout`` is the wall-clock
+    limit per submission (default :data:`DEFAULT_TIMEOUT`), ``cell_timeout`` the per-cell limit
+    (default: the course's ``Execute.timeout``). ``collect`` is a folder of LMS downloads to
+    ``zip_collect`` first. Students already graded by an earlier (maybe interrupted) run are kept
+    unless ``force``; ``students`` limits the run to some ids. ``progress`` is called with each
+    student's report as it is done. Writes ``grades.csv`` and ``grading_report_<assignment>.csv``
+    / ``.txt`` in the course folder and returns the reports, one per student, sorted by id.
+    """
+    course = _check_args(assignment, course_dir, jobs, timeout, cell_timeout, collect, force, students)
+    limit = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    from .nbgrader_glue import assignment_facts, export_grades, load_config, make_coursedir, roster
+
+    cfg = load_config(course)
+    coursedir = make_coursedir(cfg, assignment_id=assignment)
+    db_url, course_id = coursedir.db_url, coursedir.course_id
+    work = course / WORK_DIR / assignment
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / "lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another grading run of {assignment!r} is using {course}") from None
+        if collect is not None:
+            _zip_collect(course, assignment, Path(collect), cfg)
+        facts = assignment_facts(db_url, course_id, assignment)
+        submitted = _submitted_students(coursedir, assignment)
+        everyone = sorted(set(submitted) | set(roster(db_url, course_id)))
+        chosen = everyone if students is None else sorted(set(students))
+        reports: dict[str, StudentReport] = {}
+        todo = []
+        for student in chosen:
+            stamp = _timestamp(coursedir, student, assignment)
+            saved = rp.load_state(work / "state" / f"{student}.json")
+            if (saved and not force and saved[0].status != rp.ERROR
+                    and saved[1].get("submission_timestamp") == stamp):
+                reports[student] = saved[0]
+            elif student not in submitted:
+                reports[student] = StudentReport(student, 0.0, facts.max_score, rp.MISSING, "nothing submitted")
+                rp.save_state(work / "state" / f"{student}.json", reports[student], submission_timestamp=stamp)
+            else:
+                todo.append((student, stamp))
+        for report in reports.values():
+            if progress:
+                progress(report)
+        if todo:
+            reports.update(_grade_in_workers(coursedir, assignment, todo, work, jobs, limit, cell_timeout,
+                                             progress, facts.max_score))
+        ordered = [reports[s] for s in sorted(reports)]
+        export_grades(db_url, course_id, course / "grades.csv")
+        rp.atomic_write_text(course / f"grading_report_{assignment}.csv", rp.reports_to_csv(ordered))
+        rp.atomic_write_text(course / f"grading_report_{assignment}.txt", rp.format_table(ordered))
+    return ordered
+
+
+def regenerate_feedback(assignment: str, course_dir: str | os.PathLike = ".", *,
+                        students: list[str] | None = None) -> list[Path]:
+    """Write the feedback again from the main gradebook (after manual grading), hidden tests stripped.
+
+    Plain ``nbgrader generate_feedback`` would put the hidden tests back in front of students;
+    this runs the same converter with :class:`~cnnkit.grading.feedback.StripHiddenTests` first.
+    ``students`` defaults to everyone with an autograded notebook. Returns the HTML files written.
+    """
+    course = _check_args(assignment, course_dir, 1, None, None, None, False, students)
+    from nbgrader.utils import capture_log
+
+    from .feedback import SafeGenerateFeedback
+    from .nbgrader_glue import load_config, make_coursedir
+    from .worker import hidden_test_config
+
+    cfg = load_config(course)
+    hidden_test_config(cfg)
+    written: list[Path] = []
+    for student in (students or ["*"]):
+        coursedir = make_coursedir(cfg, assignment_id=assignment, student_id=student)
+        converter = SafeGenerateFeedback(coursedir=coursedir, config=cfg)
+        converter.force = True
+        outcome = capture_log(converter)
+        if not outcome["success"]:
+            raise RuntimeError(f"feedback for {student!r} failed:\n{(outcome.get('log') or '')[-3000:]}")
+        folder = Path(coursedir.format_path(coursedir.feedback_directory, student, assignment))
+        written += sorted(Path(p) for p in glob.glob(str(folder / "*.html")))
+    return written
+
+
+def _grade_in_workers(coursedir, assignment: str, todo: list[tuple[str, str | None]], work: Path, jobs: int,
+                      limit: float, cell_timeout: int | None, progress, max_score: float) -> dict[str, StudentReport]:
+    """Autograde the ``todo`` students on ``jobs`` workers; settle each one as soon as it is done."""
+    from .nbgrader_glue import snapshot_gradebook, sqlite_path
+    from .pool import WorkerPool
+
+    course = Path(coursedir.root)
+
+    run = work / f"run-{uuid.uuid4().hex[:8]}"
+    for old in work.glob("run-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    run.mkdir()
+    snapshot_gradebook(sqlite_path(coursedir.db_url), run / "snapshot.db")
+    stamps = dict(todo)
+    tasks = [{"course": str(course), "assignment": assignment, "student": student,
+              "scratch": str(run / "students" / student), "snapshot": str(run / "snapshot.db"),
+              "cell_timeout": cell_timeout} for student, _ in todo]
+    results = {}
+    pool = WorkerPool(min(jobs, len(tasks)), log_dir=run / "logs", env=_worker_env())
+    for outcome in pool.run(tasks, limit):
+        student = outcome.task["student"]
+        try:
+            report = _settle(outcome, coursedir, assignment, limit, stamps[student])
+        except Exception as exc:  # e.g. the gradebook locked by a busy formgrader: say so, retry next run
+            report = StudentReport(student, 0.0, max_score, rp.ERROR, f"could not record the result: {exc!r}"[:300],
+                                   stamps[student] or "", round(outcome.seconds, 2))
+        rp.save_state(work / "state" / f"{student}.json", report, submission_timestamp=stamps[student])
+        shutil.rmtree(outcome.task["scratch"], ignore_errors=True)
+        results[student] = report
+        if progress:
+            progress(report)
+    shutil.rmtree(run, ignore_errors=True)
+    return results
+
+
+def _settle(outcome, coursedir, assignment: str, limit: float, stamp: str | None) -> StudentReport:
+    """Turn one worker outcome into gradebook rows, files in place, and a report row."""
+    from .checks import classify_failure
+    from .nbgrader_glue import merge_submission, record_zero, submission_score
+    from .pool import TIMED_OUT
+
+    db_url, course_id = coursedir.db_url, coursedir.course_id
+    student, answer = outcome.task["student"], outcome.answer or {}
+    base = dict(student=student, timestamp=stamp or "", seconds=round(outcome.seconds, 2))
+    notes = _notes(answer)
+    if answer.get("ok"):
+        merge_submission(f"sqlite:///{Path(outcome.task['scratch']) / 'gradebook.db'}", db_url, course_id,
+                         assignment, student)
+        _install(Path(answer["autograded"]),
+                 Path(coursedir.format_path(coursedir.autograded_directory, student, assignment)))
+        statuses = []
+        if answer.get("feedback"):
+            _install(Path(answer["feedback"]),
+                     Path(coursedir.format_path(coursedir.feedback_directory, student, assignment)))
+        else:
+            statuses.append(rp.ERROR)
+            notes.append("feedback failed: " + _last_line(answer.get("feedback_error") or ""))
+        score, max_score, late = submission_score(db_url, course_id, assignment, student)
+        statuses += [rp.TIMEOUT] * bool(answer.get("cell_timeouts")) + [rp.MISSING] * bool(answer.get("missing"))
+        statuses += [rp.TAMPERED] * bool(answer.get("tampered")) + [rp.LATE] * (late > 0)
+        if late > 0:
+            notes.append(f"submitted {_duration(late)} late")
+        return StudentReport(score=score, max_score=max_score, status=rp.worst(statuses),
+                             detail="; ".join(notes), **base)
+    if outcome.failure == TIMED_OUT:
+        status, message = rp.TIMEOUT, f"killed after the {limit:g} s wall-clock limit per submission"
+    elif outcome.failure is not None:
+        status, message = rp.ERROR, f"grading worker died: {_last_line(outcome.stderr_tail)}"
+    elif answer.get("crash"):
+        status, message = rp.ERROR, _last_line(answer["crash"])
+    elif answer.get("missing") and not answer.get("log"):
+        status, message = rp.MISSING, ""
+    else:
+        status, message = classify_failure(answer.get("log", ""))
+    record_zero(db_url, course_id, assignment, student, timestamp=stamp)
+    notes = ([message] if message else []) + notes
+    _, max_score, late = submission_score(db_url, course_id, assignment, student)
+    if late > 0:
+        notes.append(f"submitted {_duration(late)} late")
+    return StudentReport(score=0.0, max_score=max_score, status=status, detail="; ".join(notes), **base)
+
+
+def _notes(answer: dict) -> list[str]:
+    notes = []
+    for name in answer.get("missing", []):
+        notes.append(f"no {name}.ipynb")
+    if answer.get("unknown"):
+        notes.append("found " + ", ".join(f"{n}.ipynb" for n in answer["unknown"]) + " instead (renamed?)")
+    if answer.get("cell_timeouts"):
+        notes.append("interrupted at the per-cell time limit: " + ", ".join(answer["cell_timeouts"])
+                     + " (the rest was graded)")
+    if answer.get("tampered"):
+        notes.append("; ".join(answer["tampered"]))
+    if answer.get("extra_files"):
+        notes.append("extra files: " + ", ".join(answer["extra_files"]))
+    return notes
+
+
+def _install(src: Path, dest: Path) -> None:
+    """Move a finished folder into the course, replacing an older one (renames within one filesystem)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    trash = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex[:6]}")
+    if dest.exists():
+        os.replace(dest, trash)
+    os.replace(src, dest)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _duration(seconds: float) -> str:
+    hours, rest = divmod(int(round(seconds)), 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no message"
+
+
+def _timestamp(coursedir, student: str, assignment: str) -> str | None:
+    path = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment)) / "timestamp.txt"
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _submitted_students(coursedir, assignment: str) -> list[str]:
+    """Ids of the students with a ``submitted/<student>/<assignment>/`` folder (nbgrader's layout)."""
+    pattern = coursedir.format_path(coursedir.submitted_directory, "*", assignment)
+    regexp = coursedir.format_path(coursedir.submitted_directory, "(?P<student_id>[^/]+)", re.escape(assignment),
+                                   escape=True)
+    found = []
+    for path in glob.glob(pattern):
+        match = re.fullmatch(regexp, path)
+        if match and os.path.isdir(path):
+            found.append(match.group("student_id"))
+    return sorted(found)
+
+
+def _worker_env() -> dict[str, str]:
+    """The environment of the workers: this Python's bin/ first on PATH (nbgrader calls `alembic`)."""
+    env = dict(os.environ)
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _zip_collect(course: Path, assignment: str, source: Path, cfg) -> None:
+    """Copy an LMS download folder into ``downloaded/<assignment>/archive`` and run nbgrader's zip_collect."""
+    archive = course / "downloaded" / assignment / "archive"
+    archive.mkdir(parents=True, exist_ok=True)
+    for item in sorted(source.iterdir()):
+        if item.is_file():
+            shutil.copy2(item, archive / item.name)
+    command = [sys.executable, "-m", "nbgrader", "zip_collect", assignment, "--force"]
+    if "named_regexp" not in cfg.get("FileNameCollectorPlugin", {}):
+        command.append(f"--FileNameCollectorPlugin.named_regexp={DEFAULT_ZIP_REGEXP}")
+    done = subprocess.run(command, cwd=course, env=_worker_env(), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader zip_collect failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+
+
+def _check_args(assignment, course_dir, jobs, timeout, cell_timeout, collect, force, students) -> Path:
+    if not isinstance(assignment, str) or not _SAFE_ID.match(assignment):
+        raise ValueError(f"assignment must be a folder name such as 'a1_convolution', got {assignment!r}")
+    course = Path(course_dir).resolve()
+    if not course.is_dir():
+        raise ValueError(f"course_dir must be an existing folder (an nbgrader course), got {str(course_dir)!r}")
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    for name, value in (("timeout", timeout), ("cell_timeout", cell_timeout)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
+    if cell_timeout is not None and int(cell_timeout) != cell_timeout:
+        raise ValueError(f"cell_timeout must be a whole number of seconds (nbgrader's Execute.timeout), "
+                         f"got {cell_timeout!r}")
+    if collect is not None and not Path(collect).is_dir():
+        raise ValueError(f"collect must be a folder of downloaded submissions (zip files), got {str(collect)!r}")
+    if not isinstance(force, bool):
+        raise TypeError(f"force must be True or False, got {force!r}")
+    if students is not None:
+        if isinstance(students, str) or not all(isinstance(s, str) and _SAFE_ID.match(s) for s in students):
+            raise ValueError(f"students must be a list of student ids (letters, digits, ._@+-), got {students!r}")
+    return course
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: ``python -m cnnkit grade ASSIGNMENT [--course DIR] [--jobs N] ...``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnkit grade",
+        description="Collect, autograde (in parallel), give feedback (no hidden tests) and export grades "
+                    "for one nbgrader assignment, with a report that says why each score is what it is.")
+    parser.add_argument("assignment", help="assignment name, e.g. a1_convolution")
+    parser.add_argument("--course", default=".", help="nbgrader course folder (default: current folder)")
+    parser.add_argument("--jobs", type=int, default=1, help="students graded at once, one process each")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help=f"wall-clock seconds per submission (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--cell-timeout", type=int, default=None,
+                        help="seconds per cell (default: Execute.timeout of nbgrader_config.py)")
+    parser.add_argument("--zip", dest="collect", default=None, metavar="DIR",
+                        help="folder of LMS downloads (zip files) to zip_collect first")
+    parser.add_argument("--force", action="store_true", help="regrade students graded by an earlier run")
+    parser.add_argument("--student", dest="students", nargs="+", default=None, metavar="ID",
+                        help="grade only these students")
+    parser.add_argument("--feedback-only", action="store_true",
+                        help="only write the feedback again from the gradebook (after manual grading)")
+    args = parser.parse_args(argv)
+    from .worker import skip_slow_optional_imports
+
+    skip_slow_optional_imports()
+
+    def show(report: StudentReport) -> None:
+        print(f"{report.student}: {report.score:g}/{report.max_score:g} {report.status}"
+              + (f" ({report.detail})" if report.detail else ""), file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    if args.feedback_only:
+        try:
+            pages = regenerate_feedback(args.assignment, args.course, students=args.students)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            print(f"cnnkit grade: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {len(pages)} feedback pages (hidden tests stripped) in {time.perf_counter() - start:.0f} s")
+        return 0
+    try:
+        reports = grade(args.assignment, args.course, jobs=args.jobs, timeout=args.timeout,
+                        cell_timeout=args.cell_timeout, collect=args.collect, force=args.force,
+                        students=args.students, progress=show)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        print(f"cnnkit grade: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cnnkit grade: interrupted; students finished so far are kept, run the same command to go on",
+              file=sys.stderr)
+        return 130
+    print(rp.format_table(reports), end="")
+    course = Path(args.course)
+    print(f"\n{len(reports)} students in {time.perf_counter() - start:.0f} s; wrote {course / 'grades.csv'}, "
+          f"{course / f'grading_report_{args.assignment}.csv'} and feedback/ (no hidden tests)")
+    return 0 if all(r.status != rp.ERROR for r in reports) else 1

@@ -1,0 +1,124 @@
+"""One row per student: what the grader found, written so that a failure is never a silent 0.
+
+Also the small atomic-file helpers the grader uses for its report and its resume state:
+a file is written to a temporary name in the same folder and renamed over the target,
+so a reader (or a run interrupted half-way) sees the old file or the new one, never half.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+GRADED = "graded"
+LATE = "late"
+TAMPERED = "tampered test cells (restored)"
+MISSING = "missing notebook"
+TIMEOUT = "timeout"
+KERNEL_DIED = "kernel died"
+ERROR = "error"
+#: Every status, mildest first. A student with several problems is shown with the worst one;
+#: the detail column lists them all.
+STATUSES = (GRADED, LATE, TAMPERED, MISSING, TIMEOUT, KERNEL_DIED, ERROR)
+
+
+@dataclass
+class StudentReport:
+    """The outcome for one student: score out of max_score, a status from :data:`STATUSES`, and why."""
+
+    student: str
+    score: float
+    max_score: float
+    status: str
+    detail: str = ""
+    timestamp: str = ""
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+
+def worst(statuses: list[str]) -> str:
+    """The most serious status of a list (``graded`` for an empty list)."""
+    return max(statuses, key=STATUSES.index, default=GRADED)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (atomic on one filesystem)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+COLUMNS = [f.name for f in fields(StudentReport)]
+
+
+def reports_to_csv(reports: list[StudentReport]) -> str:
+    """The reports as CSV text, one row per student, with a header."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for report in reports:
+        writer.writerow(asdict(report))
+    return buffer.getvalue()
+
+
+def read_csv(path: str | os.PathLike) -> list[StudentReport]:
+    """Read back a report written by :func:`reports_to_csv`."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return [StudentReport(student=r["student"], score=float(r["score"]), max_score=float(r["max_score"]),
+                          status=r["status"], detail=r["detail"], timestamp=r["timestamp"],
+                          seconds=float(r["seconds"])) for r in rows]
+
+
+def format_table(reports: list[StudentReport]) -> str:
+    """A plain-text table for the terminal: student, score / max, status, detail, and a status count."""
+    header = ("student", "score", "status", "detail")
+    rows = [(r.student, f"{r.score:g} / {r.max_score:g}", r.status, r.detail) for r in reports]
+    widths = [max([len(header[i])] + [len(row[i]) for row in rows]) for i in range(3)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header[:3], widths)) + "  " + header[3]]
+    lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 6)
+    for row in rows:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
+    counts = {s: sum(r.status == s for r in reports) for s in STATUSES}
+    lines.append("")
+    lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no students")
+    return "\n".join(lines) + "\n"
+
+
+def save_state(path: str | os.PathLike, report: StudentReport, **extra) -> None:
+    """Record atomically that a student is done, so an interrupted run does not grade them again."""
+    atomic_write_text(path, json.dumps({**asdict(report), **extra}, indent=1, sort_keys=True))
+
+
+def load_state(path: str | os.PathLike) -> tuple[StudentReport, dict] | None:
+    """The report and extra fields saved by :func:`save_state`, or None when absent or unreadable."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        names = set(COLUMNS)
+        report = StudentReport(**{k: v for k, v in data.items() if k in names})
+    except (OSError, ValueError, TypeError):
+        return None
+    return report, {k: v for k, v in data.items() if k not in set(COLUMNS)}

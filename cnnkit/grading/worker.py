@@ -1,0 +1,173 @@
+"""A grading worker: a separate process that autogrades one student at a time with nbgrader.
+
+The parent sends one JSON task per line on stdin; for each the worker copies the gradebook
+snapshot into the task's scratch folder, autogrades the student there (nbgrader's Autograde
+converter: restore locked cells, re-insert deleted tests, execute, save grades), writes the
+feedback without hidden tests, and answers one JSON line. The parent alone touches the main
+gradebook and the course's ``autograded/`` and ``feedback/`` folders.
+
+Run as ``python -m cnnkit.grading.worker``; it exits when its stdin closes or its parent dies.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from .checks import extra_files, notebook_files, tampered_cells, timed_out_cells
+
+
+def skip_slow_optional_imports() -> None:
+    """Mark ``rfc3987_syntax`` absent in a grading process (call before nbformat is imported).
+
+    jsonschema imports it, when installed, for an optional IRI format check that nbformat's
+    schemas never use; the import builds a grammar and costs ~5 s of CPU per process here.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the parent exits, so a killed grader leaves no workers behind."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _scratch_config(course: Path, scratch: Path, cell_timeout: int | None):
+    from .nbgrader_glue import load_config
+
+    cfg = load_config(course)
+    cfg.CourseDirectory.autograded_directory = os.path.relpath(scratch / "autograded", course)
+    cfg.CourseDirectory.feedback_directory = os.path.relpath(scratch / "feedback", course)
+    cfg.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
+    cfg.OverwriteCells.add_missing_cells = True
+    if cell_timeout is not None:
+        cfg.Execute.timeout = int(cell_timeout)
+    hidden_test_config(cfg)
+    return cfg
+
+
+def hidden_test_config(cfg) -> None:
+    """Make the feedback strip hidden tests with the delimiters the course releases with."""
+    for key in ("begin_test_delimeter", "end_test_delimeter"):
+        if key in cfg.get("ClearHiddenTests", {}):
+            cfg.StripHiddenTests[key] = cfg.ClearHiddenTests[key]
+
+
+def _delimiters(cfg) -> dict[str, str]:
+    hidden = cfg.get("ClearHiddenTests", {})
+    return {"begin": hidden.get("begin_test_delimeter", "BEGIN HIDDEN TESTS"),
+            "end": hidden.get("end_test_delimeter", "END HIDDEN TESTS")}
+
+
+def grade_student(task: dict) -> dict:
+    """Autograde ``task["student"]`` into ``task["scratch"]``; return what happened as a JSON-able dict."""
+    import nbformat
+    from nbgrader.converters import Autograde
+    from nbgrader.utils import capture_log
+
+    from .feedback import SafeGenerateFeedback
+    from .nbgrader_glue import assignment_facts, make_coursedir
+
+    course, scratch = Path(task["course"]), Path(task["scratch"])
+    assignment, student = task["assignment"], task["student"]
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    shutil.copyfile(task["snapshot"], scratch / "gradebook.db")
+    cfg = _scratch_config(course, scratch, task.get("cell_timeout"))
+    coursedir = make_coursedir(cfg, assignment_id=assignment, student_id=student)
+    facts = assignment_facts(coursedir.db_url, coursedir.course_id, assignment)
+    submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+    present, missing, unknown = notebook_files(submitted, facts.notebooks)
+    timestamp = coursedir.get_existing_timestamp(str(submitted))
+    result = {"student": student, "ok": False, "log": "", "missing": missing, "unknown": unknown,
+              "extra_files": extra_files(submitted, facts.notebooks), "tampered": [], "cell_timeouts": [],
+              "timestamp": timestamp.isoformat(sep=" ") if timestamp else None,
+              "autograded": None, "feedback": None, "feedback_error": None}
+    if not present:
+        return result
+    for name in present:
+        nb = nbformat.read(submitted / f"{name}.ipynb", as_version=4)
+        findings = tampered_cells(nb, facts.locked[name], **_delimiters(cfg))
+        result["tampered"] += [f"{name}: {finding}" for finding in findings]
+
+    converter = Autograde(coursedir=coursedir, config=cfg)
+    converter.force = True
+    outcome = capture_log(converter)
+    result["log"] = ((outcome.get("log") or "") + (outcome.get("error") or ""))[-20000:]
+    autograded = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
+    if not outcome["success"] or not autograded.is_dir():
+        return result
+    result["ok"] = True
+    result["autograded"] = str(autograded)
+    for name in present:
+        nb = nbformat.read(autograded / f"{name}.ipynb", as_version=4)
+        result["cell_timeouts"] += [f"{name}: {cell}" for cell in timed_out_cells(nb)]
+
+    feedback = SafeGenerateFeedback(coursedir=coursedir, config=cfg)
+    feedback.force = True
+    fb_outcome = capture_log(feedback)
+    folder = Path(coursedir.format_path(coursedir.feedback_directory, student, assignment))
+    if fb_outcome["success"] and folder.is_dir():
+        result["feedback"] = str(folder)
+    else:
+        result["feedback_error"] = (fb_outcome.get("error") or fb_outcome.get("log") or "")[-2000:]
+    return result
+
+
+def serve(tasks, answers) -> None:
+    """Answer each JSON task line from ``tasks`` on ``answers``: a ``started`` line, then a ``done`` line.
+
+    The parent's wall-clock limit runs from ``started``, so the worker's own start-up (importing
+    nbgrader takes seconds) is not charged to the first student it grades.
+    """
+    for line in tasks:
+        if not line.strip():
+            continue
+        task = json.loads(line)
+        answers.write(json.dumps({"event": "started", "student": task.get("student")}) + "\n")
+        answers.flush()
+        start = time.perf_counter()
+        try:
+            result = grade_student(task)
+        except Exception:  # reported to the parent as an `error` row, never swallowed
+            result = {"student": task.get("student"), "ok": False, "crash": traceback.format_exc()}
+        result["seconds"] = time.perf_counter() - start
+        answers.write(json.dumps({"event": "done", **result}) + "\n")
+        answers.flush()
+
+
+def _stop(signum, frame) -> None:
+    """On SIGTERM (sent too when the parent dies) take the running kernel down with this worker."""
+    from .pool import kill_children
+
+    kill_children(os.getpid())
+    os._exit(128 + signum)
+
+
+def main() -> int:
+    skip_slow_optional_imports()
+    _die_with_parent()
+    signal.signal(signal.SIGTERM, _stop)
+    # Answers go on a private copy of stdout; anything printed by libraries goes to stderr.
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    import nbformat  # noqa: F401  (imported before the first task: start-up is not a student's time)
+    import nbgrader.converters  # noqa: F401
+
+    from . import feedback  # noqa: F401
+    serve(sys.stdin, answers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+"""`python -m cnnkit grade`: parallel autograding on nbgrader, honest statuses, no hidden tests in feedback.
+
+The slow tests share one synthetic course (cnnkit.grading.synthetic: 20 students, each bad
+submission kind of the assignments issue) built once per session and copied per test.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from cnnkit.grading import STATUSES, StudentReport, grade, main
+from cnnkit.grading import report as rp
+from cnnkit.grading.checks import (LockedCell, classify_failure, extra_files, notebook_files, split_hidden,
+                                   tampered_cells, timed_out_cells)
+
+nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("nbgrader")
+
+VENV_BIN = str(Path(sys.executable).parent)
+#: The slow tests share session fixtures: keep them on one xdist worker (`make test` uses --dist loadgroup).
+one_class = pytest.mark.xdist_group("grading-class")
+CELL_TIMEOUT = 4      # the infinite-loop student is interrupted after this many seconds
+WALL_TIMEOUT = 240    # per submission; generous, the machine is shared
+
+
+# ---------------------------------------------------------------- fast: pure helpers
+
+def test_split_hidden_cuts_blocks_and_rejects_broken_ones():
+    source = "a = 1\n### BEGIN HIDDEN TESTS\nassert secret\n### END HIDDEN TESTS\nb = 2"
+    assert split_hidden(source) == ("a = 1\nb = 2", ["assert secret"])
+    assert split_hidden("x = 1") == ("x = 1", [])
+    with pytest.raises(ValueError, match="never closed"):
+        split_hidden("### BEGIN HIDDEN TESTS\nassert x")
+    with pytest.raises(ValueError, match="nested"):
+        split_hidden("### BEGIN HIDDEN TESTS\n### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS")
+
+
+def _test_cell(source: str, points: float = 2.0):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test_add", "locked": True, "points": points,
+                                 "solution": False, "schema_version": 3, "task": False}
+    return cell
+
+
+def test_tampered_cells_uses_nbgraders_checksum_on_the_released_source():
+    from nbgrader.utils import compute_checksum
+
+    full = "assert add(1, 2) == 3\n### BEGIN HIDDEN TESTS\nassert add(0, 0) == 0\n### END HIDDEN TESTS"
+    intro = nbformat.v4.new_markdown_cell("# Read me")
+    intro.metadata["nbgrader"] = {"grade": False, "grade_id": "intro", "locked": True, "solution": False}
+    locked = [LockedCell("test_add", full, compute_checksum(_test_cell(full)), graded=True),
+              LockedCell("intro", intro.source, compute_checksum(intro))]
+    released = nbformat.v4.new_notebook(cells=[intro, _test_cell("assert add(1, 2) == 3")])
+    assert tampered_cells(released, locked) == []
+    with_hidden = nbformat.v4.new_notebook(cells=[intro, _test_cell(full)])  # the instructor's own notebook
+    assert tampered_cells(with_hidden, locked) == []
+    edited = nbformat.v4.new_notebook(cells=[intro, _test_cell("pass")])
+    assert tampered_cells(edited, locked) == ["test_add edited (restored)"]
+    more_points = nbformat.v4.new_notebook(cells=[intro, _test_cell("assert add(1, 2) == 3", points=20)])
+    assert tampered_cells(more_points, locked) == ["test_add edited (restored)"]
+    ungraded = _test_cell("assert add(1, 2) == 3")
+    ungraded.metadata["nbgrader"]["grade"] = False
+    assert tampered_cells(nbformat.v4.new_notebook(cells=[intro, ungraded]), locked) == ["test_add edited (restored)"]
+    no_points = _test_cell("assert add(1, 2) == 3")
+    del no_points.metadata["nbgrader"]["points"]
+    assert tampered_cells(nbformat.v4.new_notebook(cells=[intro, no_points]), locked) == ["test_add edited (restored)"]
+    deleted = nbformat.v4.new_notebook(cells=[])
+    assert tampered_cells(deleted, locked) == ["test_add deleted (re-inserted)", "intro deleted"]
+    # a course with its own delimiters: the released source is cut with those
+    custom_full = "a\n# <hide>\nb\n# </hide>"
+    custom = [LockedCell("test_add", custom_full, compute_checksum(_test_cell(custom_full)), graded=True)]
+    assert tampered_cells(nbformat.v4.new_notebook(cells=[_test_cell("a")]), custom,
+                          begin="<hide>", end="</hide>") == []
+
+
+def test_notebook_files_tell_missing_from_renamed(tmp_path):
+    (tmp_path / "ps1-Copy1.ipynb").write_text("{}")
+    (tmp_path / "timestamp.txt").write_text("2026-01-01 00:00:00")
+    (tmp_path / "data.csv").write_text("1")
+    assert notebook_files(tmp_path, ["ps1"]) == ([], ["ps1"], ["ps1-Copy1"])
+    assert extra_files(tmp_path, ["ps1"]) == ["data.csv"]
+    assert notebook_files(tmp_path / "absent", ["ps1"]) == ([], ["ps1"], [])
+
+
+def test_timed_out_cells_reads_nbgraders_timeout_error():
+    cell = _test_cell("while True: pass")
+    cell.outputs = [nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="", traceback=[])]
+    ok = _test_cell("x = 1")
+    ok.metadata["nbgrader"]["grade_id"] = "other"
+    assert timed_out_cells(nbformat.v4.new_notebook(cells=[ok, cell])) == ["test_add"]
+
+
+@pytest.mark.parametrize("log, status", [
+    ("[ERROR] ...\nnbclient.exceptions.DeadKernelError: Kernel died\n[ERROR] There was an error", rp.KERNEL_DIED),
+    ("nbgrader.preprocessors.execute.UnresponsiveKernelError", rp.TIMEOUT),
+    ("Traceback...\nsqlalchemy.exc.OperationalError: database is locked", rp.ERROR),
+    ("", rp.ERROR),
+])
+def test_classify_failure(log, status):
+    found, message = classify_failure(log)
+    assert found == status
+    assert message
+
+
+def test_feedback_preprocessor_strips_hidden_source_and_quoting_outputs():
+    from cnnkit.grading.feedback import WITHHELD, StripHiddenTests
+
+    marker = "SECRET-123"
+    cell = _test_cell(f"assert add(1, 2) == 3, 'visible'\n### BEGIN HIDDEN TESTS\n"
+                      f"assert add(-4, 4) == 0, '{marker}'\n### END HIDDEN TESTS")
+    # an IPython traceback colours the quoted line: the ANSI codes must not hide it
+    cell.outputs = [
+        nbformat.v4.new_output("error", ename="AssertionError", evalue=marker,
+                               traceback=[f"\x1b[0;32massert\x1b[0m add(-4, 4) == 0, '{marker}'"]),
+        nbformat.v4.new_output("stream", name="stdout", text="harmless\n"),
+    ]
+    visible_failure = _test_cell("assert add(1, 2) == 3, 'visible'\n### BEGIN HIDDEN TESTS\nassert h()\n"
+                                 "### END HIDDEN TESTS")
+    visible_failure.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="visible",
+                                                      traceback=["----> 1 assert add(1, 2) == 3, 'visible'",
+                                                                 "      2 assert h()"])]
+    nb = nbformat.v4.new_notebook(cells=[cell, visible_failure])
+    out, _ = StripHiddenTests().preprocess(nb, {})
+    text = json.dumps(out)
+    assert marker not in text and "assert h()" not in text and "HIDDEN TESTS" not in text
+    assert out.cells[0].outputs[0].evalue == WITHHELD and out.cells[0].outputs[1].text == "harmless\n"
+    # the visible test's message survives, the traceback that quotes a hidden line does not
+    assert out.cells[1].outputs[0].evalue == "visible"
+
+
+def test_report_csv_roundtrip_table_and_atomic_state(tmp_path):
+    reports = [StudentReport("s1", 5, 6, rp.GRADED), StudentReport("s2", 0, 6, rp.KERNEL_DIED, "Kernel died, x")]
+    path = tmp_path / "r.csv"
+    rp.atomic_write_text(path, rp.reports_to_csv(reports))
+    assert rp.read_csv(path) == reports
+    table = rp.format_table(reports)
+    assert "kernel died" in table and "1 graded, 1 kernel died" in table
+    rp.save_state(tmp_path / "s" / "s1.json", reports[0], submission_timestamp="t")
+    assert rp.load_state(tmp_path / "s" / "s1.json") == (reports[0], {"submission_timestamp": "t"})
+    assert rp.load_state(tmp_path / "s" / "nobody.json") is None
+    assert [p.name for p in (tmp_path / "s").iterdir()] == ["s1.json"]  # no temporary files left
+    assert rp.worst([rp.LATE, rp.TAMPERED, rp.GRADED]) == rp.TAMPERED and rp.worst([]) == rp.GRADED
+    with pytest.raises(ValueError, match="status must be one of"):
+        StudentReport("s", 0, 1, "fine")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(jobs=0), "jobs"), (dict(jobs=1.5), "jobs"), (dict(timeout=-1), "timeout"),
+    (dict(cell_timeout=2.5), "cell_timeout"), (dict(students="s01"), "students"),
+    (dict(collect="/no/such/folder"), "collect"), (dict(course_dir="/no/such/course"), "course_dir"),
+])
+def test_grade_validates_its_arguments(tmp_path, kwargs, match):
+    kwargs.setdefault("course_dir", tmp_path)
+    with pytest.raises(ValueError, match=match):
+        grade("ps1", **kwargs)
+    with pytest.raises(ValueError, match="assignment"):
+        grade("../ps1", tmp_path)
+
+
+@pytest.mark.slow  # creates a gradebook: seconds of SQLAlchemy set-up
+def test_grade_explains_an_assignment_that_was_never_generated(tmp_path):
+    with pytest.raises(ValueError, match="generate_assignment ps1"):
+        grade("ps1", tmp_path)
+
+
+def test_cli_reports_bad_arguments(tmp_path, capsys):
+    assert main(["ps1", "--course", str(tmp_path), "--jobs", "0"]) == 2
+    assert "jobs must be" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- slow: a whole class on nbgrader
+
+@pytest.fixture(scope="session")
+def course_template(tmp_path_factory):
+    """The synthetic course with its 20 submissions, generated once (nbgrader generate_assignment)."""
+    from cnnkit.grading import synthetic
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))  # nbgrader calls alembic
+        root = synthetic.make_course(tmp_path_factory.mktemp("grading") / "template")
+        synthetic.add_students(root)
+        yield root
+
+
+def _copy(template: Path, dest: Path) -> Path:
+    shutil.copytree(template, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def graded_jobs1(course_template, tmp_path_factory):
+    course = _copy(course_template, tmp_path_factory.mktemp("jobs1") / "course")
+    reports = grade("ps1", course, jobs=1, cell_timeout=CELL_TIMEOUT, timeout=WALL_TIMEOUT)
+    return course, reports
+
+
+EXPECTED_STATUS = {
+    "late": rp.LATE, "edited test cell": rp.TAMPERED, "deleted test cell": rp.TAMPERED,
+    "missing notebook": rp.MISSING, "renamed notebook": rp.MISSING, "infinite loop": rp.TIMEOUT,
+    "kernel crash (os._exit)": rp.KERNEL_DIED,
+}
+
+
+def _db_rows(course: Path) -> dict[str, list]:
+    with sqlite3.connect(course / "gradebook.db") as db:
+        return {
+            "submissions": db.execute("select student_id from submitted_assignment").fetchall(),
+            "notebooks": db.execute("select assignment_id, notebook_id from submitted_notebook").fetchall(),
+            "grades": db.execute("select notebook_id, cell_id from grade").fetchall(),
+        }
+
+
+def _grades_csv(course: Path) -> dict[str, tuple]:
+    with open(course / "grades.csv", newline="") as fh:
+        return {row["student_id"]: (row["timestamp"], row["score"], row["max_score"]) for row in csv.DictReader(fh)}
+
+
+@pytest.mark.slow
+@one_class
+def test_every_student_gets_a_row_and_an_honest_status(graded_jobs1):
+    from cnnkit.grading.synthetic import CLASS, MAX_POINTS, expected_auto_score
+
+    course, reports = graded_jobs1
+    assert [r.student for r in reports] == sorted(CLASS)
+    for r in reports:
+        kind = CLASS[r.student]
+        assert r.status == EXPECTED_STATUS.get(kind, rp.GRADED), (r, kind)
+        assert (r.score, r.max_score) == (expected_auto_score(kind), MAX_POINTS), (r, kind)
+    assert {r.status for r in reports} == set(STATUSES) - {rp.ERROR}  # every kind told apart
+    by_id = {r.student: r for r in reports}
+    assert "renamed" in by_id["s12"].detail and "ps1-Copy1.ipynb" in by_id["s12"].detail
+    assert "data.csv" in by_id["s13"].detail and "late" in by_id["s14"].detail
+    assert "Kernel died" in by_id["s07"].detail
+    # nothing lost, nothing doubled: one submission, one notebook, three grades per student
+    rows = _db_rows(course)
+    assert len(rows["submissions"]) == len(set(rows["submissions"])) == 20
+    assert len(rows["notebooks"]) == len(set(rows["notebooks"])) == 20
+    assert len(rows["grades"]) == len(set(rows["grades"])) == 60
+    exported = _grades_csv(course)
+    assert sorted(exported) == sorted(CLASS)
+    assert {s: float(v[1]) for s, v in exported.items()} == {r.student: r.score for r in reports}
+    assert rp.read_csv(course / "grading_report_ps1.csv") == reports
+    assert "kernel died" in (course / "grading_report_ps1.txt").read_text()
+
+
+@pytest.mark.slow
+@one_class
+def test_feedback_never_contains_hidden_tests(graded_jobs1):
+    from cnnkit.grading.synthetic import HIDDEN_MARKER
+
+    course, reports = graded_jobs1
+    feedback = sorted((course / "feedback").rglob("*.html"))
+    graded = [r.student for r in reports if r.status not in (rp.MISSING, rp.KERNEL_DIED)]
+    assert sorted(p.parts[-3] for p in feedback) == graded
+    for page in feedback:
+        text = page.read_text()
+        assert HIDDEN_MARKER not in text and "HIDDEN TESTS" not in text, page
+    # ... while the instructor's autograded notebooks keep them
+    autograded = sorted((course / "autograded").rglob("*.ipynb"))
+    assert len(autograded) == len(graded)
+    assert all(HIDDEN_MARKER in nb.read_text() for nb in autograded)
+    # a student failing a hidden test sees that something failed, not what
+    assert "withheld" in (course / "feedback" / "s04" / "ps1" / "ps1.html").read_text()
+
+
+@pytest.mark.slow
+@one_class
+def test_feedback_after_manual_grading_still_hides_the_tests(graded_jobs1, tmp_path):
+    from nbgrader.api import Gradebook
+
+    from cnnkit.grading import regenerate_feedback
+    from cnnkit.grading.synthetic import HIDDEN_MARKER
+
+    course = Path(shutil.copytree(graded_jobs1[0], tmp_path / "course"))
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "synthetic") as gb:
+        gb.find_grade("explain", "ps1", "ps1", "s01").manual_score = 1.0  # what the formgrader does
+        gb.db.commit()
+    pages = regenerate_feedback("ps1", course, students=["s01", "s04"])
+    assert [p.parts[-3] for p in pages] == ["s01", "s04"]
+    assert "Score: 6.0 / 6.0" in pages[0].read_text()  # the manual point reached the feedback
+    assert all(HIDDEN_MARKER not in p.read_text() and "HIDDEN TESTS" not in p.read_text() for p in pages)
+
+
+def _state_stamps(course: Path) -> dict[str, int]:
+    folder = course / ".cnnkit-grade" / "ps1" / "state"
+    return {p.stem: p.stat().st_mtime_ns for p in folder.glob("*.json")} if folder.is_dir() else {}
+
+
+@pytest.mark.slow
+@one_class
+def test_jobs2_interrupted_and_resumed_matches_jobs1(course_template, graded_jobs1, tmp_path):
+    course = _copy(course_template, tmp_path / "course")
+    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
+    command = [sys.executable, "-m", "cnnkit", "grade", "ps1", "--course", str(course), "--jobs", "2",
+               "--cell-timeout", str(CELL_TIMEOUT), "--timeout", str(WALL_TIMEOUT)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while len(_state_stamps(course)) < 6 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)  # the harshest interruption: no clean-up in the parent at all
+    finally:
+        proc.wait()
+    before = _state_stamps(course)
+    assert 6 <= len(before) < 20, "the run should have been cut part-way"
+
+    reports = grade("ps1", course, jobs=2, cell_timeout=CELL_TIMEOUT, timeout=WALL_TIMEOUT)
+    after = _state_stamps(course)
+    assert {s: after[s] for s in before} == before, "students graded before the interruption were regraded"
+    assert len(after) == 20
+    _, reports1 = graded_jobs1
+    assert [(r.student, r.score, r.max_score, r.status, r.detail) for r in reports] == \
+        [(r.student, r.score, r.max_score, r.status, r.detail) for r in reports1]
+    rows = _db_rows(course)
+    assert len(rows["submissions"]) == len(set(rows["submissions"])) == 20
+    assert len(rows["grades"]) == len(set(rows["grades"])) == 60
+    assert _grades_csv(course) == _grades_csv(graded_jobs1[0])
+
+    # again: nothing to do; then --force for one student regrades only that one
+    grade("ps1", course, jobs=2)
+    assert _state_stamps(course) == after
+    assert main(["ps1", "--course", str(course), "--force", "--student", "s03", "--cell-timeout", "5"]) == 0
+    changed = {s for s, stamp in _state_stamps(course).items() if stamp != after[s]}
+    assert changed == {"s03"}
+
+
+def _processes_with(marker: str) -> list[int]:
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid != os.getpid() and proc.environ().get("CNNKIT_TEST_MARK") == marker:
+                found.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return found
+
+
+@pytest.mark.slow
+@one_class
+def test_wall_clock_limit_kills_the_submission_and_its_kernel(course_template, tmp_path, monkeypatch):
+    course = _copy(course_template, tmp_path / "course")
+    corrupt = course / "submitted" / "s99" / "ps1"
+    corrupt.mkdir(parents=True)
+    (corrupt / "ps1.ipynb").write_text("{ this is not a notebook")
+    marker = uuid.uuid4().hex
+    monkeypatch.setenv("CNNKIT_TEST_MARK", marker)  # inherited by the workers and their kernels
+    start = time.monotonic()
+    looping, broken = grade("ps1", course, students=["s06", "s99"], jobs=2, cell_timeout=120, timeout=8)
+    assert time.monotonic() - start < 90
+    assert (looping.status, looping.score) == (rp.TIMEOUT, 0.0)
+    assert "wall-clock" in looping.detail
+    assert _processes_with(marker) == [], "the infinite loop's kernel survived"
+    # anything else is an `error` that carries the message, still with its row
+    assert (broken.status, broken.score) == (rp.ERROR, 0.0)
+    assert "JSON" in broken.detail or "json" in broken.detail, broken.detail
+    assert {"s06", "s99"} <= set(_grades_csv(course))
+
+
+@pytest.mark.slow
+@one_class
+def test_zip_collect_then_grade(course_template, tmp_path):
+    import zipfile
+
+    course = _copy(course_template, tmp_path / "course")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    with zipfile.ZipFile(downloads / "lms-export.zip", "w") as archive:  # as an LMS hands them out
+        archive.write(course / "submitted" / "s01" / "ps1" / "ps1.ipynb", "s21_ps1.ipynb")
+    reports = grade("ps1", course, collect=downloads, students=["s21"], cell_timeout=CELL_TIMEOUT)
+    assert (course / "submitted" / "s21" / "ps1" / "ps1.ipynb").is_file()
+    assert [(r.student, r.status, r.score) for r in reports] == [("s21", rp.GRADED, 5.0)]
+    assert "s21" in _grades_csv(course)
