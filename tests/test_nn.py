@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cnnkit import nn, ops
@@ -19,6 +19,7 @@ from cnnkit.ops.gradcheck import numeric_gradient, rel_error
 @settings(max_examples=30, deadline=None)
 @given(n=st.integers(1, 6), k=st.integers(2, 7), scale=st.sampled_from([0.1, 1.0, 30.0]),
        seed=st.integers(0, 2**32 - 1))
+@example(n=1, k=5, scale=30.0, seed=4585)  # p(true class) ~ 1: gradients ~1e-12 (found by CI)
 def test_softmax_cross_entropy_matches_torch(n, k, scale, seed):
     rng = np.random.default_rng(seed)
     logits, y = rng.standard_normal((n, k)) * scale, rng.integers(0, k, n)
@@ -27,7 +28,11 @@ def test_softmax_cross_entropy_matches_torch(n, k, scale, seed):
     ref = F.cross_entropy(lt, torch.tensor(y))
     ref.backward()
     assert abs(loss - ref.item()) <= 1e-12 * max(1.0, abs(ref.item()))
-    assert rel_error(dlogits, lt.grad.numpy()) < 1e-9
+    # The gradient is (softmax - onehot) / n, so every entry lies in [-1, 1]. When the right class
+    # has p ~ 1 the entries are ~1e-12 and p - 1 cancels catastrophically in either implementation:
+    # compare on the scale of the gradient's bound, not of its (tiny) largest entry.
+    assert np.abs(dlogits - lt.grad.numpy()).max() < 1e-12
+    assert rel_error(dlogits, lt.grad.numpy()) < 1e-9 or np.abs(lt.grad.numpy()).max() < 1e-6
 
 
 def test_softmax_cross_entropy_survives_huge_logits():
