@@ -40,6 +40,21 @@ REQUIRED_CALLS = {
     "04_normalization_and_the_full_system.ipynb": [
         "local_contrast_norm", "LocalContrastNorm", "sample_image", "KMeans",
     ],
+    "05_lenet_and_reading_architectures.ipynb": [
+        '"lenet5"', 'variant="classic"', "train.fit(", "summary.summary", "conv_output_size", "conv_macs",
+        "receptive_field_explorer", "correlate2d",
+    ],
+    "06_design_space_vgg_googlenet_resnet.ipynb": [
+        '"vgg16"', '"googlenet"', "INCEPTION_TABLE", '"resnet34"', 'device="meta"', "models.names()",
+        "receptive_field_explorer",
+    ],
+    "07_depth_gradients_and_residuals.ipynb": [
+        "layer_gradient_norms", "train.fit(", '"plain"', '"resnet"', 'data.load("cifar10")',
+    ],
+    "08_visualization_and_applications.ipynb": [
+        "viz.hinton", "viz.show_filters", "viz.feature_maps", "viz.plot_occlusion", "viz.occlusion_sensitivity",
+        "viz.top_activating_patches",
+    ],
 }
 
 ids = [p.name for p in LECTURES]
@@ -140,6 +155,13 @@ def test_uses_the_kit_for_its_topics(path: Path):
     code = "\n".join(c.source for c in _code_cells(_read(path)))
     missing = [name for name in REQUIRED_CALLS[path.name] if name not in code]
     assert not missing, f"{path.name}: the syllabus topics need {missing} from cnnkit"
+
+
+def test_readme_course_map_lists_every_lecture():
+    readme = (LECTURES_DIR.parent / "README.md").read_text()
+    section = readme.split("## Course map", 1)[1].split("\n## ", 1)[0]
+    missing = [p.name for p in LECTURES if p.name not in section]
+    assert not missing, f"README course map does not list {missing}"
 
 
 @pytest.mark.slow
