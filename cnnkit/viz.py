@@ -19,6 +19,7 @@ torch and matplotlib are imported when a function runs, not when the module is i
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,36 @@ __all__ = [
 def _new_figure(width: float, height: float) -> "Figure":
     from matplotlib.figure import Figure
 
+    _show_figures_in_notebooks()
     return Figure(figsize=(width, height), layout="constrained")
+
+
+_DISPLAY_READY = False
+
+
+def _show_figures_in_notebooks() -> None:
+    """Make a returned Figure render as a picture in Jupyter, not as ``<Figure size ...>``.
+
+    Figures here are made without pyplot (so none leak into pyplot's global list), and then
+    IPython has no image formatter for them until pyplot's inline backend is loaded. Register
+    the PNG formatter once, only when running inside an IPython kernel.
+    """
+    global _DISPLAY_READY
+    if _DISPLAY_READY or "IPython" not in sys.modules:
+        return
+    _DISPLAY_READY = True
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    from matplotlib.figure import Figure
+
+    png = shell.display_formatter.formatters["image/png"]
+    if Figure not in png.type_printers:
+        from IPython.core.pylabtools import select_figure_formats
+
+        select_figure_formats(shell, {"png"}, bbox_inches="tight")
 
 
 def _to_numpy(array: Any, name: str) -> np.ndarray:

@@ -316,3 +316,19 @@ def test_no_pyplot_figures_leak():
     viz.show_filters(np.ones((2, 1, 3, 3)))
     assert plt.get_fignums() == before
     assert matplotlib.get_backend().lower() == "agg"
+
+
+@pytest.mark.slow
+def test_returned_figures_render_as_images_in_a_kernel(tmp_path):
+    """A Figure returned as a cell's value shows as a PNG in Jupyter, though viz never touches pyplot."""
+    import nbformat
+
+    from nbrun import run_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import numpy as np\nimport cnnkit\ncnnkit.viz.hinton(np.eye(3) - 0.5)")]
+    path = tmp_path / "fig.ipynb"
+    nbformat.write(nb, path)
+    out = run_notebook(path, timeout=120, env={"MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+    data = out.cells[0].outputs[0]["data"]
+    assert "image/png" in data, f"figure shown as {sorted(data)}"
