@@ -11,6 +11,8 @@ TORCH_VERSION ?= 2.13.0
 # Parallel test workers (pytest-xdist); "auto" uses every core.
 JOBS ?= 2
 PORT ?= 8888
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test bench venv clean-venv
 
@@ -24,7 +26,7 @@ $(BIN)/.cnnkit-installed: pyproject.toml
 	touch $@
 
 lab: venv
-	$(BIN)/jupyter lab --notebook-dir=. --port=$(PORT) --no-browser lectures/
+	$(BIN)/jupyter lab --notebook-dir=. --port=$(PORT) --no-browser $(ALLOW_ROOT) lectures/
 
 test: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
