@@ -26,7 +26,7 @@ $(BIN)/.cnnkit-installed: pyproject.toml
 	touch $@
 
 lab: venv
-	$(BIN)/jupyter lab --notebook-dir=. --port=$(PORT) --no-browser $(ALLOW_ROOT) lectures/
+	$(BIN)/jupyter lab --notebook-dir=. --port=$(PORT) --no-browser --ServerApp.default_url=/lab/tree/lectures $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)

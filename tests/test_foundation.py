@@ -148,3 +148,44 @@ def test_notebook_runner_names_the_failing_cell(tmp_path):
         run_notebook(path, timeout=60)
     message = str(info.value)
     assert "cell 1 failed" in message and "raise ValueError" in message and "boom 1" in message
+
+
+@pytest.mark.slow
+def test_make_lab_serves_the_course(tmp_path):
+    """The README's first command: JupyterLab answers on its port and lists the lectures."""
+    import json
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    if not (REPO / ".venv" / "bin" / "jupyter").exists():
+        pytest.skip("make lab needs the .venv that make test creates")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["make", "lab", f"PORT={port}", "LAB_ARGS=--IdentityProvider.token= --ServerApp.ip=127.0.0.1"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        listing = None
+        while time.monotonic() < deadline and listing is None:
+            if proc.poll() is not None:
+                pytest.fail(f"make lab exited with {proc.returncode}: {proc.stdout.read().decode()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/lectures", timeout=5) as r:
+                    listing = json.load(r)
+            except OSError:
+                time.sleep(1)
+        assert listing is not None, "JupyterLab did not answer within 120 s"
+        names = {item["name"] for item in listing["content"]}
+        assert {p.name for p in (REPO / "lectures").glob("*.ipynb")} <= names
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=10) as r:
+            assert r.status == 200 and b"JupyterLab" in r.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
