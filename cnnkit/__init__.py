@@ -21,6 +21,7 @@ _SUBMODULES = (
     "config",
     "data",
     "grading",
+    "integrity",
     "models",
     "nn",
     "ops",
@@ -33,7 +34,7 @@ _SUBMODULES = (
 __all__ = ["__version__", *_SUBMODULES]
 
 if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
-    from . import arith, config, data, grading, models, nn, ops, summary, train, viz, widgets  # noqa: F401
+    from . import arith, config, data, grading, integrity, models, nn, ops, summary, train, viz, widgets  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
