@@ -26,8 +26,8 @@ from conftest import REPO, chromium_path
 
 NOTEBOOK = REPO / "lectures" / "00_explorers.ipynb"
 ARTIFACTS = REPO / "test-artifacts"
-SERVER_START_S = 45
-RENDER_S = 60  # kernel start, imports and every explorer's first draw, on a busy 2-core machine
+SERVER_START_S = 120
+RENDER_S = 120  # kernel start, imports and every explorer's first draw, on a busy 2-core machine
 
 
 def _free_port() -> int:
