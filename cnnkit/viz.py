@@ -99,6 +99,19 @@ def _grid_shape(count: int, ncols: int | None) -> tuple[int, int]:
     return math.ceil(count / ncols), ncols
 
 
+def _image_grid(count: int, ncols: int | None, cell_w: float, cell_h: float) -> tuple["Figure", list]:
+    """A figure with a near-square grid of ``count`` tick-less axes; spare cells are hidden."""
+    rows, cols = _grid_shape(count, ncols)
+    fig = _new_figure(cell_w * cols + 0.4, cell_h * rows + 0.5)
+    axes = list(fig.subplots(rows, cols, squeeze=False).flat)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[count:]:
+        ax.set_axis_off()
+    return fig, axes[:count]
+
+
 def _check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -246,16 +259,9 @@ def show_filters(weights: Any, *, channel: int | None = None, ncols: int | None 
     count = w.shape[0]
 
     if c_in in (1, 3):
-        rows, cols = _grid_shape(count, ncols)
-        fig = _new_figure(1.1 * cols + 0.4, 1.1 * rows + 0.5)
-        axes = fig.subplots(rows, cols, squeeze=False)
+        fig, axes = _image_grid(count, ncols, 1.1, 1.1)
         limit = float(np.abs(w).max()) or 1.0
-        for index, ax in enumerate(axes.flat):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if index >= count:
-                ax.set_axis_off()
-                continue
+        for index, ax in enumerate(axes):
             if c_in == 1:
                 ax.imshow(w[index, 0], cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
             else:
@@ -298,15 +304,8 @@ def feature_maps(model: "torch.nn.Module", x: Any, layer: Any, *, max_maps: int 
                          "feature maps need a spatial (C, H, W) output")
     maps = out.float().cpu().numpy()
     count = min(maps.shape[0], max_maps)
-    rows, cols = _grid_shape(count, ncols)
-    fig = _new_figure(1.3 * cols + 0.4, 1.3 * rows + 0.5)
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for index, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if index >= count:
-            ax.set_axis_off()
-            continue
+    fig, axes = _image_grid(count, ncols, 1.3, 1.3)
+    for index, ax in enumerate(axes):
         ax.imshow(maps[index], cmap=cmap, interpolation="nearest")
         ax.set_title(str(index), fontsize=7)
     shown = f" (first {count})" if count < maps.shape[0] else ""
@@ -667,14 +666,8 @@ def top_activating_patches(model: "torch.nn.Module", images: Any, layer: Any, ch
     data = _to_numpy(images, "images")
     if data.ndim == 3:
         data = data[None]
-    rows, cols = _grid_shape(len(records), ncols)
-    fig = _new_figure(1.5 * cols + 0.3, 1.6 * rows + 0.5)
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for index, ax in enumerate(axes.flat):
-        if index >= len(records):
-            ax.set_axis_off()
-            continue
-        record = records[index]
+    fig, axes = _image_grid(len(records), ncols, 1.5, 1.6)
+    for record, ax in zip(records, axes):
         picture = _image_hwc(np.moveaxis(data[record.image_index], 0, -1) if data.shape[1] == 3
                              else data[record.image_index, 0])
         if record.region is not None:
