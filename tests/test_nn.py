@@ -221,10 +221,17 @@ def test_numpy_lenet_learns_the_digits():
                                                         stratify=digits.target)
     rng = np.random.default_rng(0)
     model = lenet(rng)
-    opt = nn.SGD(model.params, model.grads, lr=0.05, momentum=0.9, weight_decay=1e-4)
+    epochs, lr = 10, 0.05
+    opt = nn.SGD(model.params, model.grads, lr=lr, momentum=0.9, weight_decay=1e-4)
     start = time.perf_counter()
     with threadpool_limits(1):  # small matrices: extra BLAS threads only contend with the test workers
-        for epoch in range(10):
+        for epoch in range(epochs):
+            # Decay the learning rate linearly towards 0. At a constant lr=0.05 (momentum 0.9) the test
+            # accuracy still jumps by up to 6 points from one epoch to the next, so where the 10th epoch
+            # landed hinged on float32 rounding, i.e. on which OpenBLAS kernel the CPU gets (seed 0: 0.942
+            # with the AVX-512 one, 0.980 with the AVX2 one), and about 1 seed in 15 fell below 0.95. With
+            # the decay every seed tried (over 100 runs, both kernels, several splits) ends at 0.969-0.991.
+            opt.lr = lr * (1 - epoch / epochs)
             order = rng.permutation(len(x_train))
             for i in range(0, len(order), 32):
                 batch = order[i:i + 32]
@@ -233,5 +240,5 @@ def test_numpy_lenet_learns_the_digits():
                 opt.step()
     elapsed = time.perf_counter() - start
     accuracy = float(np.mean(model.forward(x_test).argmax(axis=1) == y_test))
-    assert accuracy >= 0.95, f"test accuracy {accuracy:.3f} after 10 epochs"
+    assert accuracy >= 0.95, f"test accuracy {accuracy:.3f} after {epochs} epochs"
     assert elapsed < 60, f"training took {elapsed:.1f} s"
