@@ -16,3 +16,21 @@ c.Execute.timeout = 300
 c.OverwriteCells.add_missing_cells = True
 # Released notebooks are cleared of outputs.
 c.ClearOutput.enabled = True
+
+# The grading sandbox (python -m cnnkit grade runs every submission in bubblewrap). Inside an
+# assignment's sandbox these modules raise ImportError, so a graded function cannot hand its work
+# to the kit's reference code, torch or scipy, whatever the notebook does to the in-kernel checks.
+# The grader's own process (where test verdicts are decided) still has all of them.
+_REFERENCE_OPS = ["cnnkit.ops.conv", "cnnkit.ops.pool", "cnnkit.ops.norm", "cnnkit.ops.activations", "cnnkit.nn"]
+_NOT_NUMPY = ["torch", "scipy.signal", "scipy.ndimage"]
+c.CnnkitGrader.hidden_modules = {
+    "a1_convolution": _REFERENCE_OPS + ["cnnkit.arith", "cnnkit.summary", "cnnkit.models"] + _NOT_NUMPY,
+    "a2_pooling_normalization": _REFERENCE_OPS + ["cnnkit.arith", "cnnkit.summary", "cnnkit.models"] + _NOT_NUMPY,
+    # a3 uses the kit's conv2d forward, ReLU and softmax loss: only the layers and non-numpy code go
+    # (scikit-learn, which reads the digits, needs scipy.ndimage)
+    "a3_cnn_from_scratch": ["cnnkit.nn", "cnnkit.models", "torch", "scipy.signal"],
+    # a4 is PyTorch: the kit's ready-made models go (the trainer and the plots stay)
+    "a4_resnet_gpu": ["cnnkit.models"],
+}
+c.CnnkitGrader.memory_mb = 4096      # address space of each sandboxed process
+c.CnnkitGrader.max_processes = 256   # processes and threads in one sandbox

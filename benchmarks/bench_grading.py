@@ -1,10 +1,12 @@
-"""Students graded per minute: ``cnnkit grade --jobs 1`` vs ``--jobs 2``, and plain nbgrader as the baseline.
+"""Students graded per minute: ``cnnkit grade`` sandboxed vs ``--unsandboxed``, ``--jobs 1`` vs ``2``, and plain nbgrader.
 
 Every run grades the same synthetic class (cnnkit.grading.synthetic, well-behaved students
 only, so the figure is about throughput rather than time limits) in its own copy of the
 course. "Grading" means the whole pipeline: autograde, feedback, export. The baseline is
 ``nbgrader autograde`` + ``nbgrader generate_feedback`` + ``nbgrader export`` run one after
-the other, as an instructor would without this kit.
+the other, as an instructor would without this kit. ``cnnkit grade`` runs every notebook in the
+bubblewrap sandbox and decides verdicts in the grader's process; ``--unsandboxed`` keeps the
+trusted verdicts but runs the kernel without bubblewrap, so the difference is the sandbox's cost.
 
     python benchmarks/bench_grading.py [--students 10] [--repeat 2]
 
@@ -45,12 +47,14 @@ def _time_nbgrader(template: Path, dest: Path) -> float:
     return time.perf_counter() - start
 
 
-def _time_cnnkit(template: Path, dest: Path, jobs: int, n: int) -> float:
+def _time_cnnkit(template: Path, dest: Path, jobs: int, n: int, sandbox: bool = True) -> float:
     course = Path(shutil.copytree(template, dest))
     start = time.perf_counter()
-    reports = grade(synthetic.ASSIGNMENT, course, jobs=jobs, cell_timeout=60)
+    reports = grade(synthetic.ASSIGNMENT, course, jobs=jobs, cell_timeout=60, sandbox=sandbox)
     seconds = time.perf_counter() - start
     assert len(reports) == n and all(r.status == "graded" for r in reports), reports
+    assert sum(r.score == synthetic.AUTO_POINTS for r in reports) == sum(
+        KINDS[i % len(KINDS)] == "full marks" for i in range(n)), reports
     return seconds
 
 
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         "plain nbgrader (serial)": lambda t, d: _time_nbgrader(t, d),
         "cnnkit grade --jobs 1": lambda t, d: _time_cnnkit(t, d, 1, args.students),
         "cnnkit grade --jobs 2": lambda t, d: _time_cnnkit(t, d, 2, args.students),
+        "--jobs 2 --unsandboxed": lambda t, d: _time_cnnkit(t, d, 2, args.students, sandbox=False),
     }
     timings: dict[str, list[float]] = {name: [] for name in setups}
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(all: {', '.join(f'{t:.1f}' for t in timings[name])} s)")
     print(f"speedup --jobs 2 vs --jobs 1: {best['cnnkit grade --jobs 1'] / best['cnnkit grade --jobs 2']:.2f}x; "
           f"--jobs 2 vs plain nbgrader: {best['plain nbgrader (serial)'] / best['cnnkit grade --jobs 2']:.2f}x")
+    cost = best["cnnkit grade --jobs 2"] / best["--jobs 2 --unsandboxed"] - 1
+    print(f"the sandbox's cost at --jobs 2: {100 * cost:+.1f} % time (sandboxed vs --unsandboxed)")
     return 0
 
 

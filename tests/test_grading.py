@@ -208,7 +208,7 @@ def graded_jobs1(course_template, tmp_path_factory):
 EXPECTED_STATUS = {
     "late": rp.LATE, "edited test cell": rp.TAMPERED, "deleted test cell": rp.TAMPERED,
     "missing notebook": rp.MISSING, "renamed notebook": rp.MISSING, "infinite loop": rp.TIMEOUT,
-    "kernel crash (os._exit)": rp.KERNEL_DIED,
+    "kernel crash (os._exit)": rp.KERNEL_DIED, "memory hog": rp.LIMIT,
 }
 
 

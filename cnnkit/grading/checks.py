@@ -122,6 +122,29 @@ def timed_out_cells(nb) -> list[str]:
     return names
 
 
+#: Errors that mean the sandbox's bounds stopped the student's code (not a bug of the grader).
+_LIMIT_ERRORS = {"MemoryError": "memory", "BlockingIOError": "processes"}
+_LIMIT_TEXT = re.compile(r"Cannot allocate memory|Resource temporarily unavailable|can't start new thread"
+                         r"|File too large|No space left on device", re.IGNORECASE)
+
+
+def limit_hits(nb) -> list[str]:
+    """The cells (grade id, or ``cell N``) whose code hit a sandbox bound, e.g. ``"cell 3: memory"``."""
+    hits = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "error":
+                continue
+            kind = _LIMIT_ERRORS.get(output.get("ename", ""))
+            if kind is None and _LIMIT_TEXT.search(str(output.get("evalue", ""))):
+                kind = "resources"
+            if kind is not None:
+                name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index}"
+                hits.append(f"{name}: {kind}")
+                break
+    return hits
+
+
 _KERNEL_DIED = re.compile(r"DeadKernelError|Kernel died|kernel.*(died|dead|crashed)", re.IGNORECASE)
 _TIMED_OUT = re.compile(r"UnresponsiveKernelError|CellTimeoutError|TimeoutError|timed out", re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -42,7 +42,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 
 def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1, timeout: float | None = None,
           cell_timeout: int | None = None, collect: str | os.PathLike | None = None, force: bool = False,
-          students: list[str] | None = None,
+          students: list[str] | None = None, sandbox: bool = True,
           progress: Callable[[StudentReport], None] | None = None) -> list[StudentReport]:
     """Grade every submission of ``assignment`` in the nbgrader course at ``course_dir``.
 
@@ -50,15 +50,31 @@ def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1
     limit per submission (default :data:`DEFAULT_TIMEOUT`), ``cell_timeout`` the per-cell limit
     (default: the course's ``Execute.timeout``). ``collect`` is a folder of LMS downloads to
     ``zip_collect`` first. Students already graded by an earlier (maybe interrupted) run are kept
-    unless ``force``; ``students`` limits the run to some ids. ``progress`` is called with each
+    unless ``force``; ``students`` limits the run to some ids. Every submission runs in the
+    bubblewrap sandbox (:mod:`cnnkit.grading.sandbox`); where this machine has none, grading
+    refuses to start unless ``sandbox=False`` (``--unsandboxed``), and then every report row says
+    the code ran unsandboxed. ``progress`` is called with each
     student's report as it is done. Writes ``grades.csv`` and ``grading_report_<assignment>.csv``
     / ``.txt`` in the course folder and returns the reports, one per student, sorted by id.
     """
     course = _check_args(assignment, course_dir, jobs, timeout, cell_timeout, collect, force, students)
+    if not isinstance(sandbox, bool):
+        raise TypeError(f"sandbox must be True or False, got {sandbox!r}")
+    if sandbox:
+        from .sandbox import unavailable_reason
+
+        reason = unavailable_reason()
+        if reason is not None:
+            raise RuntimeError(f"cannot run student code in a sandbox on this machine: {reason}; install "
+                               "bubblewrap, or pass --unsandboxed to run it with your own rights (every report "
+                               "row then says so)")
     limit = DEFAULT_TIMEOUT if timeout is None else float(timeout)
     from .nbgrader_glue import assignment_facts, export_grades, load_config, make_coursedir, roster
 
+    from .policy import sandbox_policy
+
     cfg = load_config(course)
+    sandbox_policy(cfg, assignment)  # a mistake in c.CnnkitGrader is reported before anyone is graded
     coursedir = make_coursedir(cfg, assignment_id=assignment)
     db_url, course_id = coursedir.db_url, coursedir.course_id
     work = course / WORK_DIR / assignment
@@ -92,7 +108,7 @@ def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1
                 progress(report)
         if todo:
             reports.update(_grade_in_workers(coursedir, assignment, todo, work, jobs, limit, cell_timeout,
-                                             progress, facts.max_score))
+                                             progress, facts.max_score, sandbox))
         ordered = [reports[s] for s in sorted(reports)]
         export_grades(db_url, course_id, course / "grades.csv")
         rp.atomic_write_text(course / f"grading_report_{assignment}.csv", rp.reports_to_csv(ordered))
@@ -131,7 +147,8 @@ def regenerate_feedback(assignment: str, course_dir: str | os.PathLike = ".", *,
 
 
 def _grade_in_workers(coursedir, assignment: str, todo: list[tuple[str, str | None]], work: Path, jobs: int,
-                      limit: float, cell_timeout: int | None, progress, max_score: float) -> dict[str, StudentReport]:
+                      limit: float, cell_timeout: int | None, progress, max_score: float,
+                      sandbox: bool = True) -> dict[str, StudentReport]:
     """Autograde the ``todo`` students on ``jobs`` workers; settle each one as soon as it is done."""
     from .nbgrader_glue import snapshot_gradebook, sqlite_path
     from .pool import WorkerPool
@@ -146,7 +163,7 @@ def _grade_in_workers(coursedir, assignment: str, todo: list[tuple[str, str | No
     stamps = dict(todo)
     tasks = [{"course": str(course), "assignment": assignment, "student": student,
               "scratch": str(run / "students" / student), "snapshot": str(run / "snapshot.db"),
-              "cell_timeout": cell_timeout} for student, _ in todo]
+              "cell_timeout": cell_timeout, "sandboxed": sandbox} for student, _ in todo]
     results = {}
     pool = WorkerPool(min(jobs, len(tasks)), log_dir=run / "logs", env=_worker_env())
     for outcome in pool.run(tasks, limit):
@@ -156,6 +173,9 @@ def _grade_in_workers(coursedir, assignment: str, todo: list[tuple[str, str | No
         except Exception as exc:  # e.g. the gradebook locked by a busy formgrader: say so, retry next run
             report = StudentReport(student, 0.0, max_score, rp.ERROR, f"could not record the result: {exc!r}"[:300],
                                    stamps[student] or "", round(outcome.seconds, 2))
+        if not sandbox:
+            report.sandbox = rp.UNSANDBOXED
+            report.detail = "; ".join(filter(None, ["ran UNSANDBOXED (--unsandboxed)", report.detail]))
         rp.save_state(work / "state" / f"{student}.json", report, submission_timestamp=stamps[student])
         shutil.rmtree(outcome.task["scratch"], ignore_errors=True)
         results[student] = report
@@ -189,6 +209,7 @@ def _settle(outcome, coursedir, assignment: str, limit: float, stamp: str | None
             notes.append("feedback failed: " + _last_line(answer.get("feedback_error") or ""))
         score, max_score, late = submission_score(db_url, course_id, assignment, student)
         statuses += [rp.TIMEOUT] * bool(answer.get("cell_timeouts")) + [rp.MISSING] * bool(answer.get("missing"))
+        statuses += [rp.LIMIT] * bool(answer.get("limits"))
         statuses += [rp.TAMPERED] * bool(answer.get("tampered")) + [rp.LATE] * (late > 0)
         if late > 0:
             notes.append(f"submitted {_duration(late)} late")
@@ -221,6 +242,8 @@ def _notes(answer: dict) -> list[str]:
     if answer.get("cell_timeouts"):
         notes.append("interrupted at the per-cell time limit: " + ", ".join(answer["cell_timeouts"])
                      + " (the rest was graded)")
+    if answer.get("limits"):
+        notes.append("stopped by the sandbox's bounds: " + ", ".join(answer["limits"]))
     if answer.get("tampered"):
         notes.append("; ".join(answer["tampered"]))
     if answer.get("extra_files"):
@@ -336,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="regrade students graded by an earlier run")
     parser.add_argument("--student", dest="students", nargs="+", default=None, metavar="ID",
                         help="grade only these students")
+    parser.add_argument("--unsandboxed", action="store_true",
+                        help="run student code WITHOUT the bubblewrap sandbox, with your rights (only for a "
+                             "machine that has none; every report row then says so)")
     parser.add_argument("--feedback-only", action="store_true",
                         help="only write the feedback again from the gradebook (after manual grading)")
     args = parser.parse_args(argv)
@@ -359,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         reports = grade(args.assignment, args.course, jobs=args.jobs, timeout=args.timeout,
                         cell_timeout=args.cell_timeout, collect=args.collect, force=args.force,
-                        students=args.students, progress=show)
+                        students=args.students, sandbox=not args.unsandboxed, progress=show)
     except (ValueError, TypeError, RuntimeError) as exc:
         print(f"cnnkit grade: {exc}", file=sys.stderr)
         return 2

@@ -19,11 +19,15 @@ LATE = "late"
 TAMPERED = "tampered test cells (restored)"
 MISSING = "missing notebook"
 TIMEOUT = "timeout"
+LIMIT = "resource limit"
 KERNEL_DIED = "kernel died"
 ERROR = "error"
 #: Every status, mildest first. A student with several problems is shown with the worst one;
 #: the detail column lists them all.
-STATUSES = (GRADED, LATE, TAMPERED, MISSING, TIMEOUT, KERNEL_DIED, ERROR)
+STATUSES = (GRADED, LATE, TAMPERED, MISSING, TIMEOUT, LIMIT, KERNEL_DIED, ERROR)
+#: The ``sandbox`` column: how the submission's code ran.
+SANDBOXED = "bwrap"
+UNSANDBOXED = "none (--unsandboxed)"
 
 
 @dataclass
@@ -37,6 +41,7 @@ class StudentReport:
     detail: str = ""
     timestamp: str = ""
     seconds: float = 0.0
+    sandbox: str = SANDBOXED
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -90,7 +95,7 @@ def read_csv(path: str | os.PathLike) -> list[StudentReport]:
         rows = list(csv.DictReader(fh))
     return [StudentReport(student=r["student"], score=float(r["score"]), max_score=float(r["max_score"]),
                           status=r["status"], detail=r["detail"], timestamp=r["timestamp"],
-                          seconds=float(r["seconds"])) for r in rows]
+                          seconds=float(r["seconds"]), sandbox=r.get("sandbox", SANDBOXED)) for r in rows]
 
 
 def format_table(reports: list[StudentReport]) -> str:

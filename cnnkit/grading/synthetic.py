@@ -3,7 +3,8 @@
 Used by the tests and the benchmark of :mod:`cnnkit.grading`, and handy for an instructor
 who wants to try ``python -m cnnkit grade`` before the real class submits: every kind of
 bad submission the grader must survive (syntax error, infinite loop, crashed kernel, huge
-output, edited or deleted tests, missing or renamed notebook, extra file, late) is here.
+output, a memory hog, edited or deleted tests, missing or renamed notebook, extra file, late)
+is here.
 """
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ CLASS = {
     "s05": "syntax error", "s06": "infinite loop", "s07": "kernel crash (os._exit)", "s08": "huge output",
     "s09": "edited test cell", "s10": "deleted test cell", "s11": "missing notebook", "s12": "renamed notebook",
     "s13": "extra file", "s14": "late", "s15": "full marks", "s16": "add wrong", "s17": "untouched release",
-    "s18": "full marks", "s19": "fails only hidden tests", "s20": "mul wrong",
+    "s18": "full marks", "s19": "fails only hidden tests", "s20": "memory hog",
 }
 
 
@@ -149,6 +150,8 @@ def _student_notebook(release, kind: str):
         sources["add"] = "while True:\n    pass"
     elif kind == "kernel crash (os._exit)":
         sources["mul"] = "import os\nos._exit(1)"
+    elif kind == "memory hog":  # a MemoryError, in the sandbox (4 GiB) and without one (1 TiB > any RAM)
+        sources["add"] = good_add + "\nwaste = bytearray(2**40)  # 1 TiB"
     elif kind == "huge output":
         sources["add"] = good_add + "\nprint(('noise ' * 10 + '\\n') * 100_000)  # 6 MB of output"
     for grade_id, source in sources.items():
@@ -195,6 +198,6 @@ def expected_auto_score(kind: str) -> float:
         "fails only hidden tests": 3.0, "syntax error": 3.0, "infinite loop": 3.0,
         "kernel crash (os._exit)": 0.0, "huge output": 5.0, "edited test cell": 3.0,
         "deleted test cell": 5.0, "missing notebook": 0.0, "renamed notebook": 0.0,
-        "extra file": 5.0, "late": 5.0,
+        "extra file": 5.0, "late": 5.0, "memory hog": 5.0,
     }[kind]
 

@@ -19,7 +19,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .checks import extra_files, notebook_files, tampered_cells, timed_out_cells
+from .checks import extra_files, limit_hits, notebook_files, tampered_cells, timed_out_cells
 
 
 def skip_slow_optional_imports() -> None:
@@ -42,16 +42,32 @@ def _die_with_parent() -> None:
         pass
 
 
-def _scratch_config(course: Path, scratch: Path, cell_timeout: int | None):
+def _scratch_config(course: Path, scratch: Path, task: dict):
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
+                                        SaveAutoGrades)
+
     from .nbgrader_glue import load_config
+    from .policy import sandbox_policy
+    from .trusted import TrustedExecute
 
     cfg = load_config(course)
     cfg.CourseDirectory.autograded_directory = os.path.relpath(scratch / "autograded", course)
     cfg.CourseDirectory.feedback_directory = os.path.relpath(scratch / "feedback", course)
     cfg.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
     cfg.OverwriteCells.add_missing_cells = True
-    if cell_timeout is not None:
-        cfg.Execute.timeout = int(cell_timeout)
+    if task.get("cell_timeout") is not None:
+        cfg.Execute.timeout = int(task["cell_timeout"])
+    # nbgrader's own steps, with its Execute replaced by the trusted, sandboxed one
+    cfg.Autograde.autograde_preprocessors = [TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                             SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    policy = sandbox_policy(cfg, task["assignment"])
+    cfg.TrustedExecute.sandboxed = bool(task.get("sandboxed", True))
+    cfg.TrustedExecute.hidden_modules = list(policy.hidden_modules)
+    cfg.TrustedExecute.memory_mb = policy.memory_mb
+    cfg.TrustedExecute.max_processes = policy.max_processes
+    delimiters = _delimiters(cfg)
+    cfg.TrustedExecute.begin_hidden, cfg.TrustedExecute.end_hidden = delimiters["begin"], delimiters["end"]
     hidden_test_config(cfg)
     return cfg
 
@@ -83,7 +99,7 @@ def grade_student(task: dict) -> dict:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     shutil.copyfile(task["snapshot"], scratch / "gradebook.db")
-    cfg = _scratch_config(course, scratch, task.get("cell_timeout"))
+    cfg = _scratch_config(course, scratch, task)
     coursedir = make_coursedir(cfg, assignment_id=assignment, student_id=student)
     facts = assignment_facts(coursedir.db_url, coursedir.course_id, assignment)
     submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
@@ -91,6 +107,7 @@ def grade_student(task: dict) -> dict:
     timestamp = coursedir.get_existing_timestamp(str(submitted))
     result = {"student": student, "ok": False, "log": "", "missing": missing, "unknown": unknown,
               "extra_files": extra_files(submitted, facts.notebooks), "tampered": [], "cell_timeouts": [],
+              "limits": [],
               "timestamp": timestamp.isoformat(sep=" ") if timestamp else None,
               "autograded": None, "feedback": None, "feedback_error": None}
     if not present:
@@ -112,6 +129,7 @@ def grade_student(task: dict) -> dict:
     for name in present:
         nb = nbformat.read(autograded / f"{name}.ipynb", as_version=4)
         result["cell_timeouts"] += [f"{name}: {cell}" for cell in timed_out_cells(nb)]
+        result["limits"] += [f"{name}: {hit}" for hit in limit_hits(nb)]
 
     feedback = SafeGenerateFeedback(coursedir=coursedir, config=cfg)
     feedback.force = True
