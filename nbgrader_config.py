@@ -26,9 +26,10 @@ _NOT_NUMPY = ["torch", "scipy.signal", "scipy.ndimage"]
 c.CnnkitGrader.hidden_modules = {
     "a1_convolution": _REFERENCE_OPS + ["cnnkit.arith", "cnnkit.summary", "cnnkit.models"] + _NOT_NUMPY,
     "a2_pooling_normalization": _REFERENCE_OPS + ["cnnkit.arith", "cnnkit.summary", "cnnkit.models"] + _NOT_NUMPY,
-    # a3 uses the kit's conv2d forward, ReLU and softmax loss: only the layers and non-numpy code go
-    # (scikit-learn, which reads the digits, needs scipy.ndimage)
-    "a3_cnn_from_scratch": ["cnnkit.nn", "cnnkit.models", "torch", "scipy.signal"],
+    # a3 uses the kit's conv2d forward, ReLU and softmax loss: its backward passes, pooling, layers
+    # and non-numpy code go (scikit-learn, which reads the digits, needs scipy.ndimage)
+    "a3_cnn_from_scratch": ["cnnkit.ops.conv.conv2d_backward", "cnnkit.ops.pool", "cnnkit.ops.norm", "cnnkit.nn",
+                            "cnnkit.models", "torch", "scipy.signal"],
     # a4 is PyTorch: the kit's ready-made models go (the trainer and the plots stay)
     "a4_resnet_gpu": ["cnnkit.models"],
 }

@@ -17,7 +17,8 @@ makes it robust to aliasing: ``from cnnkit.ops import conv2d as c`` still runs c
 (``torch.conv2d``, a ``torch.Tensor`` method, ``scipy.signal``'s compiled core).
 
 Only the outermost call into watched code is recorded (what ``conv2d`` calls inside the kit is
-its own business), and modules named in ``allowed`` stay usable: by default the lecture's filter
+its own business), and modules (or single functions, ``"cnnkit.ops.conv.conv2d"``) named in
+``allowed`` stay usable: by default the lecture's filter
 bank, :mod:`cnnkit.ops.filters`, which is data rather than a solution.
 
 What it cannot see: code copied into the notebook, or work handed to another thread. A student
@@ -25,6 +26,7 @@ who switches the hook off (``sys.setprofile``) is detected and reported as tampe
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
@@ -82,6 +84,28 @@ def _locations(module_name: str) -> tuple[str, ...]:
     return ()
 
 
+def _function_code(name: str) -> tuple[Any, ...]:
+    """The code object of the function ``name`` (``"pkg.module.func"``), or () when it names no function.
+
+    The module is imported: name only functions of modules that may be imported where you check.
+    """
+    module_name, _, attr = name.rpartition(".")
+    if not module_name or _locations(name):
+        return ()
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return ()
+    func = getattr(module, attr, None)
+    code = getattr(func, "__code__", None)
+    return (code,) if code is not None else ()
+
+
+def _is_lazy_loader(code: Any) -> bool:
+    """True for a package's module-level ``__getattr__`` (PEP 562): it imports, it computes nothing."""
+    return code.co_name in ("__getattr__", "__dir__") and os.path.basename(code.co_filename) == "__init__.py"
+
+
 def _names(value: Any, name: str) -> tuple[str, ...]:
     """Module names as a tuple; a single string is one name."""
     names = (value,) if isinstance(value, str) else tuple(value)
@@ -123,7 +147,8 @@ class CallRecorder:
     ``watched`` names modules or packages (``"cnnkit.ops"``, ``"torch"``); a call counts when the
     callee's code lives in one of their files (Python functions) or when the builtin's module is
     one of them or below (C functions). ``allowed`` names modules inside the watched ones that
-    stay permitted (by default the lecture's filter bank, :mod:`cnnkit.ops.filters`), together with
+    stay permitted (by default the lecture's filter bank, :mod:`cnnkit.ops.filters`), or single
+    functions inside them (``"cnnkit.ops.conv.conv2d"``: the forward a student is told to use), together with
     whatever they call. Only the outermost call into watched code is recorded. Afterwards ``calls``
     lists them in order, ``clean`` says whether there were none, and ``tampered`` whether the
     hook was removed while it ran.
@@ -137,6 +162,7 @@ class CallRecorder:
         self.allowed = allowed
         self._prefixes = tuple(loc for name in watched for loc in _locations(name))
         self._allowed_prefixes = tuple(loc for name in allowed for loc in _locations(name))
+        self._allowed_codes = frozenset(code for name in allowed for code in _function_code(name))
         self._by_file: dict[str, str | None] = {}
         self._inside: Any = None  # the frame of the watched/allowed call we are in, if any
         self.calls: list[Call] = []
@@ -170,8 +196,10 @@ class CallRecorder:
                 self._inside = None
         elif event == "call":
             code = frame.f_code
-            kind = self._file_kind(code.co_filename)
-            if kind is not None:
+            kind = "allowed" if code in self._allowed_codes else self._file_kind(code.co_filename)
+            if kind == "watched" and _is_lazy_loader(code):
+                self._inside = frame  # a package's PEP 562 loader fetching a name: no computation
+            elif kind is not None:
                 self._inside = frame
                 if kind == "watched":
                     module = frame.f_globals.get("__name__", code.co_filename)

@@ -235,3 +235,18 @@ def test_exactly_the_outermost_watched_calls_are_recorded(fake_packages, steps):
         student()
     assert [c.name for c in rec.calls] == [s for s in steps if s in ("square", "cube")]
     assert rec.clean == (not any(s in ("square", "cube") for s in steps))
+
+
+def test_a_single_allowed_function_passes_while_its_module_stays_watched():
+    """a3 tells students to use the kit's conv2d forward inside their backward pass, not its backward."""
+    import numpy as np
+
+    from cnnkit import integrity, ops
+
+    x, w = np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2))
+    with integrity.CallRecorder(allowed=("cnnkit.ops.conv.conv2d", "cnnkit.ops.filters")) as rec:
+        ops.conv2d(x, w)
+    assert rec.clean, rec.report()
+    with integrity.CallRecorder(allowed=("cnnkit.ops.conv.conv2d",)) as rec:
+        ops.conv2d_backward(np.ones((1, 1, 3, 3)), x, w)
+    assert not rec.clean and "conv2d_backward" in rec.report()

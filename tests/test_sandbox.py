@@ -134,6 +134,18 @@ seen["cwd"] = os.getcwd()
 seen["root"] = sorted(os.listdir("/"))
 seen["pids"] = sorted(p for p in os.listdir("/proc") if p.isdigit())
 seen["env"] = sorted(os.environ)
+seen["pid1"] = open("/proc/1/cmdline", "rb").read().decode(errors="replace")
+try:
+    seen["pid1 env"] = open("/proc/1/environ", "rb").read().decode(errors="replace")
+except OSError as exc:
+    seen["pid1 env"] = ""
+seen["fds"] = []
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        seen["fds"].append(os.readlink("/proc/self/fd/" + fd))
+    except OSError:
+        pass
+seen["handed in"] = open("handed_in.txt").read()
 for path in [REPO + "/solutions", REPO + "/README.md", os.path.expanduser("~root/.bashrc"), SECRET]:
     seen["exists " + path] = os.path.exists(path)
 try:
@@ -168,7 +180,9 @@ def test_a_sandboxed_kernel_sees_only_its_own_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNKIT_TEST_CANARY", "instructor secret")
     from cnnkit.grading.sandbox import Limits, SandboxKernelManager, SandboxSpec
 
-    work, channel = tmp_path / "work", tmp_path / "channel"
+    import tempfile
+
+    work, channel = tmp_path / "work", Path(tempfile.mkdtemp(prefix="cnnkit-test-")) / "c"  # as the grader does
     work.mkdir()
     (work / "handed_in.txt").write_text("original")
     secret = tmp_path / "secret.txt"
@@ -181,8 +195,8 @@ def test_a_sandboxed_kernel_sees_only_its_own_folder(tmp_path, monkeypatch):
     code = PROBE.replace("REPO", repr(str(REPO))).replace("SECRET", repr(str(secret))).replace("PORT", str(port))
 
     async def run() -> str:
-        spec = SandboxSpec(workdir=work, channel_dir=channel, hidden_modules=("torch",),
-                           limits=Limits(memory_bytes=2 << 30))
+        spec = SandboxSpec(submission=work, channel_dir=channel, private_dir=tmp_path / "private",
+                           hidden_modules=("torch",), limits=Limits(memory_bytes=2 << 30))
         km = SandboxKernelManager(spec=spec, kernel_name="python3")
         await km.start_kernel(cwd=str(work))
         client = km.client()
@@ -199,7 +213,9 @@ def test_a_sandboxed_kernel_sees_only_its_own_folder(tmp_path, monkeypatch):
 
     text = asyncio.run(run())
     seen = json.loads(text.split("PROBE", 1)[1])
-    assert seen["cwd"] == str(work.resolve())
+    assert seen["cwd"] == "/submission" and seen["handed in"] == "original"
+    assert str(tmp_path) not in seen["pid1"] and "instructor secret" not in seen["pid1 env"], seen["pid1"]
+    assert not any("bwrap.args" in target or "private" in target for target in seen["fds"]), seen["fds"]
     assert not any(value for key, value in seen.items() if key.startswith("exists ")), seen
     assert len(seen["pids"]) <= 3, seen["pids"]  # its own PID namespace: bwrap's reaper and the kernel
     assert "CNNKIT_TEST_CANARY" not in seen["env"] and "HOSTNAME" not in seen["env"], seen["env"]
@@ -281,3 +297,44 @@ def test_the_courses_own_policy_hides_the_reference_from_numpy_assignments():
         hidden = sandbox_policy(cfg, name).hidden_modules
         assert {"cnnkit.ops.conv", "cnnkit.ops.pool", "torch", "scipy.signal"} <= set(hidden), name
     assert "cnnkit.models" in sandbox_policy(cfg, "a4_resnet_gpu").hidden_modules
+
+
+def test_a_hidden_function_leaves_the_rest_of_its_module_working():
+    """a3 may use the kit's conv2d forward but not its backward: the sandbox shows conv.py without it."""
+    import cnnkit.ops.conv as conv
+
+    source = sandbox.without_functions(Path(conv.__file__).read_text(), ["conv2d_backward"])
+    namespace = {"__name__": "cnnkit.ops.conv", "__package__": "cnnkit.ops"}
+    exec(compile(source, conv.__file__, "exec"), namespace)  # noqa: S102
+    x, w = np.random.default_rng(0).normal(size=(2, 3, 6, 6)), np.ones((4, 3, 3, 3))
+    np.testing.assert_array_equal(namespace["conv2d"](x, w), conv.conv2d(x, w))
+    with pytest.raises(ImportError, match="conv2d_backward is not available"):
+        namespace["conv2d_backward"](np.ones((2, 4, 4, 4)), x, w)
+    import ast
+
+    hidden = next(node for node in ast.parse(source).body
+                  if isinstance(node, ast.FunctionDef) and node.name == "conv2d_backward")
+    assert len(hidden.body) == 1 and isinstance(hidden.body[0], ast.Raise)  # none of its code is shown
+
+
+@pytest.mark.parametrize("case", ["not a course", "never generated", "unknown student"])
+def test_bad_input_is_one_line_and_writes_nothing(case, tiny_course, tmp_path):
+    if case == "not a course":
+        folder = tmp_path / "photos"
+        folder.mkdir()
+        env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+        done = subprocess.run([sys.executable, "-m", "cnnkit", "grade", "ps1", "--course", str(folder)],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert list(folder.iterdir()) == []  # no gradebook.db, no .cnnkit-grade/ left in a random folder
+        expected = "not an nbgrader course"
+    elif case == "never generated":
+        done = subprocess.run([sys.executable, "-m", "cnnkit", "grade", "ps9", "--course", str(tiny_course)],
+                              capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"))
+        assert not (tiny_course / ".cnnkit-grade" / "ps9").exists()
+        expected = "nbgrader generate_assignment ps9"
+    else:
+        done = _grade(tiny_course, "--student", "a01", "nobody")
+        expected = "no student 'nobody'"
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and expected in done.stderr and "Traceback" not in done.stderr

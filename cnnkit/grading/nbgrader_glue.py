@@ -143,14 +143,48 @@ def record_zero(db_url: str, course_id: str, assignment: str, student: str, time
         gb.db.commit()
 
 
-def submission_score(db_url: str, course_id: str, assignment: str, student: str) -> tuple[float, float, float]:
-    """``(score after late penalty, max score, seconds late)`` of a submission in the gradebook."""
+@dataclass(frozen=True)
+class SubmissionScore:
+    """A submission's points, split the way an instructor reads them.
+
+    ``auto`` are the points of the test cells (decided by the grader); ``manual`` those of the
+    answers graded by hand that have been given so far, ``manual_pending`` the maximum of those
+    still waiting for a grader; ``total`` is everything given, after the late penalty.
+    """
+
+    total: float
+    max_total: float
+    auto: float
+    auto_max: float
+    manual: float
+    manual_max: float
+    manual_pending: float
+    seconds_late: float
+
+
+def submission_score(db_url: str, course_id: str, assignment: str, student: str) -> SubmissionScore:
+    """The :class:`SubmissionScore` of a submission in the gradebook."""
     from nbgrader.api import Gradebook
 
     with Gradebook(db_url, course_id) as gb:
         submission = gb.find_submission(assignment, student)
-        score = max(0.0, float(submission.score) - float(submission.late_submission_penalty or 0.0))
-        return score, float(submission.max_score), float(submission.total_seconds_late)
+        auto = auto_max = manual = manual_max = pending = 0.0
+        for notebook in submission.notebooks:
+            by_hand = {cell.name for cell in notebook.notebook.solution_cells}
+            for grade in notebook.grades:
+                points = float(grade.max_score or 0.0)
+                if grade.name not in by_hand:
+                    auto_max += points
+                    auto += float(grade.score or 0.0)
+                    continue
+                manual_max += points
+                if grade.needs_manual_grade and grade.manual_score is None:
+                    pending += points
+                else:
+                    manual += float(grade.score or 0.0)
+        total = max(0.0, float(submission.score) - float(submission.late_submission_penalty or 0.0))
+        return SubmissionScore(total, float(submission.max_score), auto, auto_max, manual, manual_max, pending,
+                               float(submission.total_seconds_late))
 
 
 def roster(db_url: str, course_id: str) -> list[str]:

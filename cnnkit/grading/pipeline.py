@@ -69,14 +69,15 @@ def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1
                                "bubblewrap, or pass --unsandboxed to run it with your own rights (every report "
                                "row then says so)")
     limit = DEFAULT_TIMEOUT if timeout is None else float(timeout)
-    from .nbgrader_glue import assignment_facts, export_grades, load_config, make_coursedir, roster
-
+    from .nbgrader_glue import assignment_facts, export_grades, load_config, make_coursedir, roster, sqlite_path
     from .policy import sandbox_policy
 
     cfg = load_config(course)
     sandbox_policy(cfg, assignment)  # a mistake in c.CnnkitGrader is reported before anyone is graded
     coursedir = make_coursedir(cfg, assignment_id=assignment)
     db_url, course_id = coursedir.db_url, coursedir.course_id
+    _check_course(course, sqlite_path(db_url))  # nothing is written into a folder that is no course
+    assignment_facts(db_url, course_id, assignment)  # nor for an assignment that was never generated
     work = course / WORK_DIR / assignment
     work.mkdir(parents=True, exist_ok=True)
     with open(work / "lock", "w") as lock:
@@ -89,6 +90,11 @@ def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1
         facts = assignment_facts(db_url, course_id, assignment)
         submitted = _submitted_students(coursedir, assignment)
         everyone = sorted(set(submitted) | set(roster(db_url, course_id)))
+        unknown = sorted(set(students or ()) - set(everyone))
+        if unknown:
+            raise ValueError(f"no student {', '.join(map(repr, unknown))} in {course}: students are those with a "
+                             f"submitted/<student>/{assignment}/ folder or in the gradebook's roster "
+                             f"({len(everyone)} known)")
         chosen = everyone if students is None else sorted(set(students))
         reports: dict[str, StudentReport] = {}
         todo = []
@@ -109,11 +115,38 @@ def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1
         if todo:
             reports.update(_grade_in_workers(coursedir, assignment, todo, work, jobs, limit, cell_timeout,
                                              progress, facts.max_score, sandbox))
-        ordered = [reports[s] for s in sorted(reports)]
+        ordered = [_with_current_points(reports[s], db_url, course_id, assignment) for s in sorted(reports)]
         export_grades(db_url, course_id, course / "grades.csv")
         rp.atomic_write_text(course / f"grading_report_{assignment}.csv", rp.reports_to_csv(ordered))
         rp.atomic_write_text(course / f"grading_report_{assignment}.txt", rp.format_table(ordered))
     return ordered
+
+
+def _check_course(course: Path, gradebook: Path) -> None:
+    """ValueError unless ``course`` is an nbgrader course folder with a gradebook."""
+    if not (course / "nbgrader_config.py").is_file() and not gradebook.is_file():
+        raise ValueError(f"{course} is not an nbgrader course folder (no nbgrader_config.py, no gradebook.db): "
+                         "pass --course with the folder you run nbgrader in")
+    if not gradebook.is_file():
+        raise ValueError(f"{course} has no gradebook yet ({gradebook.name}): run `nbgrader generate_assignment "
+                         "NAME` there first")
+
+
+def _with_current_points(report: StudentReport, db_url: str, course_id: str, assignment: str) -> StudentReport:
+    """The report with the gradebook's points now (hand-given points arrive after autograding)."""
+    from nbgrader.api import MissingEntry
+
+    from .nbgrader_glue import submission_score
+
+    try:
+        points = submission_score(db_url, course_id, assignment, report.student)
+    except MissingEntry:
+        return report
+    if report.status in (rp.GRADED, rp.LATE, rp.TAMPERED, rp.TIMEOUT, rp.LIMIT):
+        return report.scores_from(points)
+    report.auto_max, report.manual_max = points.auto_max, points.manual_max
+    report.manual_score, report.manual_pending = points.manual, points.manual_pending
+    return report
 
 
 def regenerate_feedback(assignment: str, course_dir: str | os.PathLike = ".", *,
@@ -207,14 +240,15 @@ def _settle(outcome, coursedir, assignment: str, limit: float, stamp: str | None
         else:
             statuses.append(rp.ERROR)
             notes.append("feedback failed: " + _last_line(answer.get("feedback_error") or ""))
-        score, max_score, late = submission_score(db_url, course_id, assignment, student)
+        points = submission_score(db_url, course_id, assignment, student)
+        late = points.seconds_late
         statuses += [rp.TIMEOUT] * bool(answer.get("cell_timeouts")) + [rp.MISSING] * bool(answer.get("missing"))
         statuses += [rp.LIMIT] * bool(answer.get("limits"))
         statuses += [rp.TAMPERED] * bool(answer.get("tampered")) + [rp.LATE] * (late > 0)
         if late > 0:
             notes.append(f"submitted {_duration(late)} late")
-        return StudentReport(score=score, max_score=max_score, status=rp.worst(statuses),
-                             detail="; ".join(notes), **base)
+        return StudentReport(score=points.total, max_score=points.max_total, status=rp.worst(statuses),
+                             detail="; ".join(notes), **base).scores_from(points)
     if outcome.failure == TIMED_OUT:
         status, message = rp.TIMEOUT, f"killed after the {limit:g} s wall-clock limit per submission"
     elif outcome.failure is not None:
@@ -225,12 +259,15 @@ def _settle(outcome, coursedir, assignment: str, limit: float, stamp: str | None
         status, message = rp.MISSING, ""
     else:
         status, message = classify_failure(answer.get("log", ""))
+    if answer.get("limits") and status in (rp.KERNEL_DIED, rp.ERROR, rp.TIMEOUT):
+        status = rp.LIMIT
     record_zero(db_url, course_id, assignment, student, timestamp=stamp)
     notes = ([message] if message else []) + notes
-    _, max_score, late = submission_score(db_url, course_id, assignment, student)
-    if late > 0:
-        notes.append(f"submitted {_duration(late)} late")
-    return StudentReport(score=0.0, max_score=max_score, status=status, detail="; ".join(notes), **base)
+    points = submission_score(db_url, course_id, assignment, student)
+    if points.seconds_late > 0:
+        notes.append(f"submitted {_duration(points.seconds_late)} late")
+    return StudentReport(score=0.0, max_score=points.max_total, status=status, detail="; ".join(notes),
+                         **base).scores_from(points)
 
 
 def _notes(answer: dict) -> list[str]:
@@ -246,6 +283,8 @@ def _notes(answer: dict) -> list[str]:
         notes.append("stopped by the sandbox's bounds: " + ", ".join(answer["limits"]))
     if answer.get("tampered"):
         notes.append("; ".join(answer["tampered"]))
+    if answer.get("dropped"):
+        notes.append("not given to the kernel: " + ", ".join(answer["dropped"]))
     if answer.get("extra_files"):
         notes.append("extra files: " + ", ".join(answer["extra_files"]))
     return notes

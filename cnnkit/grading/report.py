@@ -42,6 +42,31 @@ class StudentReport:
     timestamp: str = ""
     seconds: float = 0.0
     sandbox: str = SANDBOXED
+    auto_score: float = 0.0       # points of the test cells, decided by the grader
+    auto_max: float = 0.0
+    manual_score: float = 0.0     # points given by hand so far
+    manual_max: float = 0.0
+    manual_pending: float = 0.0   # points of the answers still to be graded by hand
+
+    def scores_from(self, score) -> "StudentReport":
+        """Take the points of a :class:`~cnnkit.grading.nbgrader_glue.SubmissionScore`."""
+        self.score, self.max_score = score.total, score.max_total
+        self.auto_score, self.auto_max = score.auto, score.auto_max
+        self.manual_score, self.manual_max, self.manual_pending = score.manual, score.manual_max, score.manual_pending
+        return self
+
+    def points_text(self) -> str:
+        """``"26 / 26 auto, by hand 4 pending"`` or ``"26 / 26 auto, 3 / 4 by hand"``."""
+        text = f"{self.auto_score:g} / {self.auto_max:g} auto"
+        if self.manual_max:
+            given = self.manual_max - self.manual_pending
+            if self.manual_pending and not given:
+                text += f", by hand {self.manual_pending:g} pending"
+            elif self.manual_pending:
+                text += f", {self.manual_score:g} / {given:g} by hand, {self.manual_pending:g} pending"
+            else:
+                text += f", {self.manual_score:g} / {self.manual_max:g} by hand"
+        return text
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -93,15 +118,17 @@ def read_csv(path: str | os.PathLike) -> list[StudentReport]:
     """Read back a report written by :func:`reports_to_csv`."""
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
+    numbers = ("auto_score", "auto_max", "manual_score", "manual_max", "manual_pending")
     return [StudentReport(student=r["student"], score=float(r["score"]), max_score=float(r["max_score"]),
                           status=r["status"], detail=r["detail"], timestamp=r["timestamp"],
-                          seconds=float(r["seconds"]), sandbox=r.get("sandbox", SANDBOXED)) for r in rows]
+                          seconds=float(r["seconds"]), sandbox=r.get("sandbox", SANDBOXED),
+                          **{name: float(r.get(name) or 0.0) for name in numbers}) for r in rows]
 
 
 def format_table(reports: list[StudentReport]) -> str:
     """A plain-text table for the terminal: student, score / max, status, detail, and a status count."""
-    header = ("student", "score", "status", "detail")
-    rows = [(r.student, f"{r.score:g} / {r.max_score:g}", r.status, r.detail) for r in reports]
+    header = ("student", "points", "status", "detail")
+    rows = [(r.student, r.points_text(), r.status, r.detail) for r in reports]
     widths = [max([len(header[i])] + [len(row[i]) for row in rows]) for i in range(3)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header[:3], widths)) + "  " + header[3]]
     lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 6)

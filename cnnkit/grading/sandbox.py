@@ -5,13 +5,17 @@ A submission is untrusted code. Its Jupyter kernel is started inside `bubblewrap
 
 * its own mount namespace showing only, read-only, what Python needs (``/usr``, a few files of
   ``/etc``, the Python installation, the virtual environment, the cnnkit package, the data-set
-  cache) and, writable, a size-limited scratch layer over the student's own autograded folder:
-  the original files are bound read-only, new files land in a private tmpfs that vanishes with
-  the kernel. ``solutions/``, the gradebook, the other students, the instructor's home and the
-  course's release metadata are simply not there;
+  cache) and its working folder ``/submission``: a size-limited private tmpfs in which the files
+  the student handed in (regular files only, never their notebooks, whose graded copies hold the
+  hidden tests) are bound read-only; whatever the kernel writes vanishes with it.
+  ``solutions/``, the gradebook, the other students, the instructor's home and the course's
+  release metadata are simply not there, and not even the course's path is: the handed-in files
+  are bound from a copy outside the course, and bwrap reads its arguments from a file descriptor,
+  so ``/proc/1/cmdline`` shows none of them;
 * no network (its own network namespace), its own PID namespace and ``/proc`` (it sees no
   other process), no capabilities, a new session (no terminal injection), and a clean
-  environment (no variable of the grader's leaks in);
+  environment: bwrap itself starts with an empty one, so even ``/proc/1/environ`` holds nothing
+  of the grader's;
 * resource bounds: address space, CPU seconds, file size (``prlimit``), and a process count
   (a pids cgroup where the machine lets the grader make one, else ``RLIMIT_NPROC``);
 * modules an assignment forbids (the kit's reference ops, torch, scipy.signal, ...) replaced by
@@ -41,6 +45,7 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "ns
              "hosts", "mime.types", "locale.alias", "fonts")
 #: Where the kernel's own files live inside the sandbox (a tmpfs).
 SANDBOX_HOME = "/tmp/home"
+SANDBOX_WORKDIR = "/submission"
 SANDBOX_MPLCONFIG = "/tmp/matplotlib"
 
 
@@ -63,13 +68,13 @@ class Limits:
 
 @dataclass(frozen=True)
 class SandboxSpec:
-    """What one sandbox shows: the student's folder, the grader's socket folder, modules to hide."""
+    """What one sandbox shows: the student's files, the grader's socket folder, modules to hide."""
 
-    workdir: Path                     # the student's autograded folder: the kernel's cwd
+    submission: Path | None           # a folder of the student's handed-in files (shown at /submission)
     channel_dir: Path                 # read-write: kernel sockets, connection file, grader messages
+    private_dir: Path                 # never shown: module stubs, bwrap's argument file
     hidden_modules: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
-    stub_dir: Path | None = None      # where stub files are written (default: channel_dir/../stubs)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -158,13 +163,17 @@ def _matplotlib_fontlists() -> list[Path]:
 
 
 def bwrap_command(spec: SandboxSpec, command: list[str], *, pids_cgroup: Path | None = None) -> list[str]:
-    """The full command line that runs ``command`` inside the sandbox described by ``spec``."""
+    """The command line that runs ``command`` inside the sandbox described by ``spec``.
+
+    bwrap's own arguments go into a file in ``spec.private_dir``, read through file descriptor 3
+    (``--args 3``), so the sandbox's ``/proc/1/cmdline`` names no path of the grader's.
+    """
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(unavailable_reason() or "bwrap not found")
     limits = spec.limits
-    workdir, channel = spec.workdir.resolve(), spec.channel_dir.resolve()
-    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+    channel = spec.channel_dir.resolve()
+    args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv", "--hostname", "grading"]
     args += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
     for link, target in (("/bin", "usr/bin"), ("/sbin", "usr/sbin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64"),
@@ -186,11 +195,9 @@ def bwrap_command(spec: SandboxSpec, command: list[str], *, pids_cgroup: Path | 
     for fontlist in _matplotlib_fontlists():
         args += ["--ro-bind", str(fontlist), f"{SANDBOX_MPLCONFIG}/{fontlist.name}"]
     # the student's folder: a private writable layer, the handed-in files read-only inside it
-    args += ["--size", str(limits.scratch_bytes), "--tmpfs", str(workdir)]
-    for entry in sorted(workdir.iterdir()) if workdir.is_dir() else []:
-        if entry.is_symlink():
-            continue  # a link handed in could point anywhere: it is simply not shown
-        args += ["--ro-bind-try", str(entry), str(entry)]
+    args += ["--size", str(limits.scratch_bytes), "--tmpfs", SANDBOX_WORKDIR]
+    for entry in _shown_files(spec.submission):
+        args += ["--ro-bind", str(entry), f"{SANDBOX_WORKDIR}/{entry.name}"]
     args += ["--bind", str(channel), str(channel)]
     args += _hide_modules(spec)
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": SANDBOX_HOME,
@@ -205,30 +212,54 @@ def bwrap_command(spec: SandboxSpec, command: list[str], *, pids_cgroup: Path | 
         env["NBGRADER_EXECUTION"] = os.environ["NBGRADER_EXECUTION"]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
-    args += ["--chdir", str(workdir), "--"]
+    args += ["--chdir", SANDBOX_WORKDIR]
+    spec.private_dir.mkdir(parents=True, exist_ok=True)
+    args_file = spec.private_dir / "bwrap.args"
+    args_file.write_bytes(b"".join(arg.encode() + b"\0" for arg in args))
     limited = ["prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
                f"--fsize={limits.file_bytes}", "--core=0"]
     if pids_cgroup is None:
         limited.append(f"--nproc={limits.processes}")
-    limited.append("--")
-    outer = limited + args + command
-    if pids_cgroup is not None:
-        # join the cgroup first, then become the sandbox: nothing runs outside the bound
-        outer = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(pids_cgroup)] + outer
-    return outer
+    # open the argument file as fd 3, join the pids cgroup (nothing runs outside the bound), go
+    script = 'exec 3<"$1" || exit 1; if [ -n "$2" ]; then echo $$ > "$2/cgroup.procs" || exit 1; fi; shift 2; exec "$@"'
+    return (["/bin/sh", "-c", script, "sh", str(args_file), str(pids_cgroup or "")]
+            + limited + ["--", bwrap, "--args", "3", "--"] + command)
+
+
+def _shown_files(folder: Path | None) -> list[Path]:
+    """The handed-in entries the kernel sees: regular files and folders, no links, no notebooks."""
+    if folder is None or not folder.is_dir():
+        return []
+    shown = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_symlink() or entry.suffix == ".ipynb" or not (entry.is_file() or entry.is_dir()):
+            continue
+        shown.append(entry)
+    return shown
 
 
 def _hide_modules(spec: SandboxSpec) -> list[str]:
-    """bwrap arguments that put an ImportError stub in place of each hidden module."""
+    """bwrap arguments that put an ImportError stub in place of each hidden module or function.
+
+    A module (``"torch"``, ``"cnnkit.ops.pool"``) is replaced whole. A function
+    (``"cnnkit.ops.conv.conv2d_backward"``) is hidden by showing its module with that function's
+    body replaced by a ``raise ImportError``: the rest of the module (the forward a student is told
+    to use) still works, and the hidden code is nowhere in the sandbox.
+    """
     args: list[str] = []
     if not spec.hidden_modules:
         return args
-    stub_dir = (spec.stub_dir or spec.channel_dir.parent / "stubs").resolve()
+    stub_dir = (spec.private_dir / "stubs").resolve()
     stub_dir.mkdir(parents=True, exist_ok=True)
+    functions: dict[Path, list[str]] = {}
     for name in spec.hidden_modules:
         found = module_location(name)
         if found is None:
-            continue  # not installed: nothing to hide
+            module, _, func = name.rpartition(".")
+            parent = module_location(module) if module else None
+            if parent is not None and not parent[1]:
+                functions.setdefault(parent[0], []).append(func)
+            continue  # otherwise not installed: nothing to hide
         path, is_package = found
         stub = stub_dir / f"{name}.py"
         stub.write_text(_stub_source(name))
@@ -236,7 +267,24 @@ def _hide_modules(spec: SandboxSpec) -> list[str]:
             args += ["--tmpfs", str(path), "--ro-bind", str(stub), str(path / "__init__.py")]
         else:
             args += ["--ro-bind", str(stub), str(path)]
+    for index, (path, names) in enumerate(sorted(functions.items())):
+        stub = stub_dir / f"partial-{index}-{path.name}"
+        stub.write_text(without_functions(path.read_text(encoding="utf-8"), names))
+        args += ["--ro-bind", str(stub), str(path)]
     return args
+
+
+def without_functions(source: str, names: list[str]) -> str:
+    """``source`` with the body of each top-level function in ``names`` replaced by ``raise ImportError``."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
+            message = (f"{node.name} is not available in this assignment while it is graded: the graded "
+                       "functions must be your own code (see the instructions at the top of the notebook).")
+            node.body = [ast.parse(f"raise ImportError({message!r})").body[0]]
+    return ast.unparse(tree) + "\n"
 
 
 def make_pids_cgroup(limit: int) -> Path | None:
@@ -256,6 +304,20 @@ def make_pids_cgroup(limit: int) -> Path | None:
             except OSError:
                 pass
     return None
+
+
+def pids_refused(group: Path | None) -> int:
+    """How many times the cgroup's process limit refused a fork (0 when unknown)."""
+    if group is None:
+        return 0
+    try:
+        for line in (group / "pids.events").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max":
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def remove_cgroup(group: Path | None) -> None:
@@ -299,6 +361,8 @@ class SandboxKernelManager(AsyncKernelManager):
         self.ip = str(channel / "kernel")
         self.connection_file = str(channel / "kernel.json")
         self._cgroup: Path | None = None
+        #: bounds the kernel ran into, e.g. ``["processes (54 forks refused)"]``, read at clean-up
+        self.limit_events: list[str] = []
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
@@ -308,8 +372,16 @@ class SandboxKernelManager(AsyncKernelManager):
         self._cgroup = make_pids_cgroup(self.spec.limits.processes)
         return bwrap_command(self.spec, command, pids_cgroup=self._cgroup)
 
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        # bwrap starts with an empty environment: its own /proc/1/environ is visible inside
+        kw["env"] = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
+        refused = pids_refused(self._cgroup)
+        if refused:
+            self.limit_events.append(f"processes ({refused} forks refused)")
         remove_cgroup(self._cgroup)
         self._cgroup = None
 

@@ -22,6 +22,7 @@ import ast
 import builtins
 import contextlib
 import io
+import json
 import linecache
 import shutil
 import tempfile
@@ -43,6 +44,10 @@ class TrustedExecute(Execute):
 
     sandboxed = Bool(True, help="run the student's kernel in the bubblewrap sandbox").tag(config=True)
     hidden_modules = List(Unicode(), help="modules the sandbox replaces by ImportError stubs").tag(config=True)
+    submission_dir = Unicode("", help="the student's handed-in files (a safe copy): shown to the kernel").tag(
+        config=True)
+    events_file = Unicode("", help="JSON-lines file where the bounds each notebook hit are appended").tag(
+        config=True)
     channel_root = Unicode("", help="folder for the kernels' socket and message folders (default: the "
                                     "system's temporary folder; Unix socket paths must stay short)").tag(config=True)
     memory_mb = Integer(4096, help="address space of each sandboxed process, MiB").tag(config=True)
@@ -59,6 +64,7 @@ class TrustedExecute(Execute):
         self._owned: set[str] = set()
         self._session = None
         self._client = None
+        self._sandbox_km = None
         # short paths: a Unix socket's path may not exceed 107 bytes
         self._base = Path(tempfile.mkdtemp(prefix="cnnkit-", dir=self.channel_root or None))
         self._channel = self._base / "c"
@@ -68,7 +74,14 @@ class TrustedExecute(Execute):
             if self._client is not None:
                 self._client.stop_channels()
             self._client = self._session = None
+            self._record_limits((resources or {}).get("nbgrader", {}).get("notebook", ""))
             shutil.rmtree(self._base, ignore_errors=True)
+
+    def _record_limits(self, notebook: str) -> None:
+        events = list(getattr(self._sandbox_km, "limit_events", []) or [])
+        if events and self.events_file:
+            with open(self.events_file, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"notebook": notebook, "limits": events}) + "\n")
 
     def create_kernel_manager(self):
         if not self.kernel_name:
@@ -80,12 +93,13 @@ class TrustedExecute(Execute):
             return self.km
         from .sandbox import Limits, SandboxKernelManager, SandboxSpec
 
-        workdir = Path(self.resources.get("metadata", {}).get("path") or ".").resolve()
-        spec = SandboxSpec(workdir=workdir, channel_dir=self._channel, hidden_modules=tuple(self.hidden_modules),
+        spec = SandboxSpec(submission=Path(self.submission_dir) if self.submission_dir else None,
+                           channel_dir=self._channel, private_dir=self._base / "private",
+                           hidden_modules=tuple(self.hidden_modules),
                            limits=Limits(memory_bytes=self.memory_mb << 20, processes=self.max_processes,
-                                         cpu_seconds=self.cpu_seconds),
-                           stub_dir=self._base / "stubs")
-        self.km = SandboxKernelManager(spec=spec, kernel_name=self.kernel_name, config=self.config)
+                                         cpu_seconds=self.cpu_seconds))
+        self.km = self._sandbox_km = SandboxKernelManager(spec=spec, kernel_name=self.kernel_name,
+                                                          config=self.config)
         return self.km
 
     def _remote(self):

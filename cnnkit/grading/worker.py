@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -100,6 +101,67 @@ def grade_student(task: dict) -> dict:
     scratch.mkdir(parents=True)
     shutil.copyfile(task["snapshot"], scratch / "gradebook.db")
     cfg = _scratch_config(course, scratch, task)
+    handed_in = Path(make_coursedir(cfg, assignment_id=assignment, student_id=student).format_path(
+        cfg.CourseDirectory.get("submitted_directory", "submitted"), student, assignment))
+    # nbgrader copies a hand-in with the grader's rights, following links: it gets a copy made
+    # of regular files only, outside the course, so no link can pull a file of the course in
+    safe_root = Path(tempfile.mkdtemp(prefix="cnnkit-sub-"))
+    try:
+        dropped = safe_copy(handed_in, safe_root / student / assignment, max_bytes=_max_file_bytes(cfg))
+        cfg.CourseDirectory.submitted_directory = str(safe_root)
+        cfg.TrustedExecute.submission_dir = str(safe_root / student / assignment)
+        cfg.TrustedExecute.events_file = str(scratch / "limits.jsonl")
+        result = _autograde(cfg, course, scratch, assignment, student)
+        result["dropped"] = dropped
+        return result
+    finally:
+        shutil.rmtree(safe_root, ignore_errors=True)
+
+
+def _max_file_bytes(cfg) -> int:
+    """nbgrader's own limit on copied files (``CourseDirectory.max_file_size``, in KB)."""
+    return int(cfg.CourseDirectory.get("max_file_size", 100_000)) * 1000
+
+
+def safe_copy(src: Path, dest: Path, *, max_bytes: int, depth: int = 0) -> list[str]:
+    """Copy the regular files and folders of ``src`` into ``dest``; return what was left out and why.
+
+    Links (to files or folders), devices, pipes and files over ``max_bytes`` are not copied.
+    Nothing is followed: each entry is judged by ``lstat``.
+    """
+    import stat
+
+    dropped: list[str] = []
+    dest.mkdir(parents=True, exist_ok=True)
+    if depth > 20 or not src.is_dir() or src.is_symlink():
+        return dropped
+    for entry in sorted(os.scandir(src), key=lambda e: e.name):
+        info = entry.stat(follow_symlinks=False)
+        name = os.path.relpath(entry.path, src) if depth == 0 else entry.name
+        if stat.S_ISDIR(info.st_mode):
+            dropped += [f"{entry.name}/{d}" for d in safe_copy(Path(entry.path), dest / entry.name,
+                                                               max_bytes=max_bytes, depth=depth + 1)]
+        elif not stat.S_ISREG(info.st_mode):
+            dropped.append(f"{name} (a link or special file)")
+        elif info.st_size > max_bytes:
+            dropped.append(f"{name} (larger than {max_bytes // 1_000_000} MB)")
+        else:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as fh, open(dest / entry.name, "wb") as out:
+                shutil.copyfileobj(fh, out)
+            os.utime(dest / entry.name, ns=(info.st_atime_ns, info.st_mtime_ns))
+    return dropped
+
+
+def _autograde(cfg, course: Path, scratch: Path, assignment: str, student: str) -> dict:
+    """nbgrader's Autograde of one student (from the safe copy of the hand-in), then the feedback."""
+    import nbformat
+    from nbgrader.converters import Autograde
+    from nbgrader.utils import capture_log
+
+    from .feedback import SafeGenerateFeedback
+    from .nbgrader_glue import assignment_facts, make_coursedir
+
     coursedir = make_coursedir(cfg, assignment_id=assignment, student_id=student)
     facts = assignment_facts(coursedir.db_url, coursedir.course_id, assignment)
     submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
@@ -121,6 +183,7 @@ def grade_student(task: dict) -> dict:
     converter.force = True
     outcome = capture_log(converter)
     result["log"] = ((outcome.get("log") or "") + (outcome.get("error") or ""))[-20000:]
+    result["limits"] += _recorded_limits(scratch / "limits.jsonl")
     autograded = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
     if not outcome["success"] or not autograded.is_dir():
         return result
@@ -140,6 +203,19 @@ def grade_student(task: dict) -> dict:
     else:
         result["feedback_error"] = (fb_outcome.get("error") or fb_outcome.get("log") or "")[-2000:]
     return result
+
+
+def _recorded_limits(path: Path) -> list[str]:
+    """The bounds the sandbox recorded (``processes (54 forks refused)``), per notebook."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        entry = json.loads(line)
+        found += [f"{entry['notebook']}: {limit}" for limit in entry.get("limits", [])]
+    return found
 
 
 def serve(tasks, answers) -> None:

