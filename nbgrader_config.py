@@ -23,13 +23,16 @@ c.ClearOutput.enabled = True
 # The grader's own process (where test verdicts are decided) still has all of them.
 _REFERENCE_OPS = ["cnnkit.ops.conv", "cnnkit.ops.pool", "cnnkit.ops.norm", "cnnkit.ops.activations", "cnnkit.nn"]
 _NOT_NUMPY = ["torch", "scipy.signal", "scipy.ndimage"]
+# the self-checks' catalogue of mistakes: each mutant is a near-solution (check() itself stays)
+_MUTANTS = ["cnnkit.checks.mutants_a1", "cnnkit.checks.mutants_a2", "cnnkit.checks.mutants_a3"]
 c.CnnkitGrader.hidden_modules = {
-    "a1_convolution": _REFERENCE_OPS + ["cnnkit.arith", "cnnkit.summary", "cnnkit.models"] + _NOT_NUMPY,
-    "a2_pooling_normalization": _REFERENCE_OPS + ["cnnkit.arith", "cnnkit.summary", "cnnkit.models"] + _NOT_NUMPY,
+    "a1_convolution": _REFERENCE_OPS + ["cnnkit.arith", "cnnkit.summary", "cnnkit.models"] + _NOT_NUMPY + _MUTANTS,
+    "a2_pooling_normalization": (_REFERENCE_OPS + ["cnnkit.arith", "cnnkit.summary", "cnnkit.models"] + _NOT_NUMPY
+                                 + _MUTANTS),
     # a3 uses the kit's conv2d forward, ReLU and softmax loss: its backward passes, pooling, layers
     # and non-numpy code go (scikit-learn, which reads the digits, needs scipy.ndimage)
     "a3_cnn_from_scratch": ["cnnkit.ops.conv.conv2d_backward", "cnnkit.ops.pool", "cnnkit.ops.norm", "cnnkit.nn",
-                            "cnnkit.models", "torch", "scipy.signal"],
+                            "cnnkit.models", "torch", "scipy.signal"] + _MUTANTS,
     # a4 is PyTorch: the kit's ready-made models go (the trainer and the plots stay)
     "a4_resnet_gpu": ["cnnkit.models"],
 }

@@ -7,7 +7,9 @@ torch, matplotlib nor ipywidgets:
     >>> cnnkit.ops.conv2d          # imports cnnkit.ops (numpy only) now
     >>> cnnkit.models.get("resnet20", num_classes=10)   # imports torch now
 
-Layers (lower never import higher): ops, arith -> models, summary -> data, train -> viz -> widgets.
+Layers (lower never import higher): _geometry, modules -> ops, arith -> models, summary -> data,
+train -> viz -> widgets. ``_geometry`` holds the integer checks and the window arithmetic,
+``modules`` what the kit needs to know about any torch module (neither imports torch).
 """
 from __future__ import annotations
 
@@ -18,11 +20,14 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "arith",
+    "checks",
     "config",
     "data",
+    "diagrams",
     "grading",
     "integrity",
     "models",
+    "modules",
     "nn",
     "ops",
     "summary",
@@ -34,7 +39,8 @@ _SUBMODULES = (
 __all__ = ["__version__", *_SUBMODULES]
 
 if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
-    from . import arith, config, data, grading, integrity, models, nn, ops, summary, train, viz, widgets  # noqa: F401
+    from . import (arith, checks, config, data, diagrams, grading, integrity, models, nn, ops, summary,  # noqa: F401
+                   train, viz, widgets)
 
 
 def __getattr__(name: str) -> Any:

@@ -35,8 +35,11 @@ from typing import Any, Callable, Iterable
 
 __all__ = ["DEFAULT_WATCHED", "DEFAULT_ALLOWED", "Call", "CallRecorder", "IntegrityError", "forbid", "call_clean"]
 
-#: What a student's numpy implementation must not call: the kit's own ops and layers, torch, scipy.signal.
-DEFAULT_WATCHED: tuple[str, ...] = ("cnnkit.ops", "cnnkit.nn", "torch", "scipy.signal")
+#: What a student's numpy implementation must not call: the kit's own ops and layers (and the window
+#: arithmetic they share, cnnkit._geometry), the self-checks' catalogue (its mutants are near-solutions),
+#: torch, scipy.signal.
+DEFAULT_WATCHED: tuple[str, ...] = ("cnnkit.ops", "cnnkit._geometry", "cnnkit.nn", "cnnkit.checks", "torch",
+                                     "scipy.signal")
 
 #: Inside the watched packages, what students are meant to use: the lecture's filter bank is data, not a solution.
 DEFAULT_ALLOWED: tuple[str, ...] = ("cnnkit.ops.filters",)

@@ -63,11 +63,12 @@ def notebook_files(folder: str | Path, expected: list[str]) -> tuple[list[str], 
 
 
 def extra_files(folder: str | Path, expected: list[str]) -> list[str]:
-    """Files in a submission that are neither the assignment's notebooks nor nbgrader's timestamp."""
+    """Files in a submission that are neither the assignment's notebooks nor nbgrader's own files."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    known = {f"{name}.ipynb" for name in expected} | {"timestamp.txt"}
+    # nbgrader's exchange adds submission_secret.txt to every hand-in it collects
+    known = {f"{name}.ipynb" for name in expected} | {"timestamp.txt", "submission_secret.txt"}
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
                   if p.is_file() and str(p.relative_to(folder)) not in known
                   and not p.name.endswith(".ipynb") and ".ipynb_checkpoints" not in p.parts)

@@ -69,13 +69,21 @@ def _under(name: str, packages: tuple[str, ...]) -> bool:
 class Remote:
     """A handle on an object that lives in the student's kernel."""
 
-    __slots__ = ("_session", "_ref", "_type", "_callable")
+    __slots__ = ("_session", "_ref", "_type", "_callable", "_name")
 
-    def __init__(self, session: "KernelSession", ref: int, type_name: list[str], is_callable: bool) -> None:
+    def __init__(self, session: "KernelSession", ref: int, type_name: list[str], is_callable: bool,
+                 name: str = "") -> None:
         object.__setattr__(self, "_session", session)
         object.__setattr__(self, "_ref", ref)
         object.__setattr__(self, "_type", type_name)
         object.__setattr__(self, "_callable", is_callable)
+        object.__setattr__(self, "_name", name)
+
+    @property
+    def __name__(self) -> str:  # a student function's own name (``check(conv2d)`` reads it)
+        if not self._name:
+            raise AttributeError("__name__")
+        return self._name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._session.call(self, args, kwargs)
@@ -234,7 +242,8 @@ class _Decoder:
                     pass
             type_name = data.get("type")
             type_name = [str(t) for t in type_name] if isinstance(type_name, list) and len(type_name) == 2 else ["", ""]
-            return Remote(self.session, int(data["$ref"]), type_name, data.get("callable") is True)
+            name = str(defined[1]).rpartition(".")[2] if isinstance(defined, list) and len(defined) == 2 else ""
+            return Remote(self.session, int(data["$ref"]), type_name, data.get("callable") is True, name)
         raise ValueError("malformed answer from the kernel")
 
 

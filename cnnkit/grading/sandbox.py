@@ -219,11 +219,27 @@ def bwrap_command(spec: SandboxSpec, command: list[str], *, pids_cgroup: Path | 
     limited = ["prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
                f"--fsize={limits.file_bytes}", "--core=0"]
     if pids_cgroup is None:
-        limited.append(f"--nproc={limits.processes}")
+        # RLIMIT_NPROC counts every process and thread of the grading account, not only the
+        # sandbox's: allow what the account already runs, plus the sandbox's own bound
+        limited.append(f"--nproc={_threads_of_this_user() + limits.processes}")
     # open the argument file as fd 3, join the pids cgroup (nothing runs outside the bound), go
     script = 'exec 3<"$1" || exit 1; if [ -n "$2" ]; then echo $$ > "$2/cgroup.procs" || exit 1; fi; shift 2; exec "$@"'
     return (["/bin/sh", "-c", script, "sh", str(args_file), str(pids_cgroup or "")]
             + limited + ["--", bwrap, "--args", "3", "--"] + command)
+
+
+def _threads_of_this_user() -> int:
+    """Processes and threads the grading account runs now (what RLIMIT_NPROC counts)."""
+    import psutil
+
+    uid, count = os.getuid(), 0
+    for proc in psutil.process_iter(["uids", "num_threads"]):
+        try:
+            if proc.info["uids"] is not None and proc.info["uids"].real == uid:
+                count += proc.info["num_threads"] or 1
+        except (psutil.Error, TypeError):
+            continue
+    return count
 
 
 def _shown_files(folder: Path | None) -> list[Path]:
@@ -293,6 +309,7 @@ def make_pids_cgroup(limit: int) -> Path | None:
     for root in candidates:
         if not (root / "cgroup.procs").exists() or not os.access(root, os.W_OK):
             continue
+        _remove_stale_cgroups(root)
         group = root / f"cnnkit-grade-{uuid.uuid4().hex[:10]}"
         try:
             group.mkdir()
@@ -304,6 +321,18 @@ def make_pids_cgroup(limit: int) -> Path | None:
             except OSError:
                 pass
     return None
+
+
+def _remove_stale_cgroups(root: Path, age: float = 600.0) -> None:
+    """Remove empty groups an interrupted grader left behind (a group with processes cannot be removed)."""
+    import time
+
+    for group in root.glob("cnnkit-grade-*"):
+        try:
+            if time.time() - group.stat().st_mtime > age:
+                group.rmdir()
+        except OSError:
+            pass
 
 
 def pids_refused(group: Path | None) -> int:
