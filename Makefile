@@ -1,6 +1,7 @@
 # cnnkit: two commands do all the set-up.
 #   make lab    open the course in JupyterLab (creates .venv on first use)
 #   make test   run the whole test suite      (creates .venv on first use)
+#   make hub    a real JupyterHub for a trial class (hub/README.md); make hub-clean removes it
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -17,7 +18,14 @@ PORT ?= 8888
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test bench venv clean-venv
+# The trial JupyterHub (`make hub`): its state folder, port (default 8000, or a free one if taken)
+# and the configurable-http-proxy release installed from npm into $(HUB_DIR)/node.
+HUB_DIR ?= .hub
+HUB_PORT ?=
+CHP_VERSION ?= 5.3.0
+CHP = $(HUB_DIR)/node/node_modules/.bin/configurable-http-proxy
+
+.PHONY: lab test bench venv clean-venv hub hub-deps hub-clean
 
 venv: $(BIN)/.cnnkit-installed
 
@@ -39,3 +47,32 @@ bench: venv
 
 clean-venv:
 	rm -rf $(VENV)
+
+hub: hub-deps
+	$(BIN)/python hub/launch.py --state $(HUB_DIR) $(if $(HUB_PORT),--port $(HUB_PORT),) $(HUB_ARGS)
+
+# JupyterHub in .venv (the `hub` extra) and configurable-http-proxy in $(HUB_DIR)/node (not -g)
+hub-deps: $(BIN)/.cnnkit-hub-installed $(CHP)
+
+$(BIN)/.cnnkit-hub-installed: $(BIN)/.cnnkit-installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev,hub]"
+	touch $@
+
+$(CHP):
+	mkdir -p $(HUB_DIR) && test -f $(HUB_DIR)/.gitignore || echo '*' > $(HUB_DIR)/.gitignore
+	npm install --prefix $(HUB_DIR)/node --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION)
+
+# stops what is left, deletes the class's Unix accounts, restores permissions, removes $(HUB_DIR)
+hub-clean:
+	$(PYTHON) hub/launch.py clean --state $(HUB_DIR)
+
+# The course site: runs every lecture at the small size (a lecture whose source is unchanged since the
+# last build is not run again) and writes static pages that work offline to _site/ (open _site/index.html).
+# SITE_ARGS passes options to site/build_site.py, e.g. SITE_ARGS="--force" or "--jobs 2" or
+# "--lab-url /hub/user-redirect/lab/tree/lectures/".
+.PHONY: site site-clean
+site: venv
+	$(BIN)/python site/build_site.py $(SITE_ARGS)
+
+site-clean:
+	rm -rf _site
