@@ -336,6 +336,7 @@ def test_source_and_release_are_well_formed(name):
 CHEATS = {
     ("a1_convolution", "test_conv2d_basic"): """
         import numpy as np, cnnkit
+        from cnnkit.checks import check
         from cnnkit.ops import filters, correlate2d
         from cnnkit.ops import conv2d as fast_conv
         rng = np.random.default_rng(0)
@@ -345,6 +346,7 @@ CHEATS = {
     ("a2_pooling_normalization", "test_pool_max"): """
         import numpy as np, cnnkit
         from cnnkit import ops
+        from cnnkit.checks import check
         rng = np.random.default_rng(0)
         def pool2d(x, kernel_size, stride, kind):
             return ops.max_pool2d(x, kernel_size, stride)
@@ -352,6 +354,7 @@ CHEATS = {
     ("a2_pooling_normalization", "test_receptive_field"): """
         import numpy as np
         from cnnkit.arith import receptive_field as rf_table
+        from cnnkit.checks import check
         def receptive_field(layers):
             return [(r.rf, r.jump) for r in rf_table([("conv", k, s, 0) for k, s in layers])]
     """,
@@ -359,6 +362,7 @@ CHEATS = {
         import numpy as np, cnnkit
         from cnnkit import ops
         from cnnkit.ops.gradcheck import numeric_gradient, rel_error
+        from cnnkit.checks import check
         rng = np.random.default_rng(0)
         def conv2d_backward(dout, x, w, stride=1, padding=0):
             return ops.conv2d_backward(dout, x, w, stride, padding)

@@ -1,7 +1,7 @@
 """The explorers in a real browser: JupyterLab + headless Chromium (Debian's), driven by Playwright.
 
 Starts ``jupyter lab`` on a free port in a temporary root holding a copy of
-``lectures/00_explorers.ipynb``, opens it, runs every cell, focuses the conv explorer's first
+``lectures/03b_explorers.ipynb``, opens it, runs every cell, focuses the conv explorer's first
 slider (input size), presses ArrowRight and checks that the output size shown changes
 (7 -> 8 with K = 3: 5 x 5 -> 6 x 6). A screenshot lands in ``test-artifacts/``.
 The server (and its kernels) is always torn down, and every wait has a deadline.
@@ -24,7 +24,7 @@ import pytest
 
 from conftest import REPO, chromium_path
 
-NOTEBOOK = REPO / "lectures" / "00_explorers.ipynb"
+NOTEBOOK = REPO / "lectures" / "03b_explorers.ipynb"
 ARTIFACTS = REPO / "test-artifacts"
 SERVER_START_S = 120
 RENDER_S = 120  # kernel start, imports and every explorer's first draw, on a busy 2-core machine

@@ -170,8 +170,16 @@ def test_grade_validates_its_arguments(tmp_path, kwargs, match):
 
 @pytest.mark.slow  # creates a gradebook: seconds of SQLAlchemy set-up
 def test_grade_explains_an_assignment_that_was_never_generated(tmp_path):
-    with pytest.raises(ValueError, match="generate_assignment ps1"):
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    with pytest.raises(ValueError, match="generate_assignment"):
         grade("ps1", tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nbgrader_config.py"]  # nothing written
+
+
+def test_grade_refuses_a_folder_that_is_no_course(tmp_path):
+    with pytest.raises(ValueError, match="not an nbgrader course"):
+        grade("ps1", tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_reports_bad_arguments(tmp_path, capsys):

@@ -1,8 +1,11 @@
 """The lecture notebooks: each runs top to bottom, and each follows the course's layout rules.
 
 Parametrised over every ``lectures/*.ipynb`` found, so a new lecture is checked the day it lands.
+Lectures are named ``NN_topic.ipynb`` or, for a companion placed between two lectures, ``NNb_topic.ipynb``
+(``03b_explorers.ipynb`` comes after ``03_pooling.ipynb``): sorting by name gives the teaching order.
 Structural checks (fast) read the notebook JSON only; execution (slow) runs it with
-``tests/nbrun.py`` at the "small" size, 300 s per cell at most.
+``tests/nbrun.py`` at the "small" size, 300 s per cell at most. The lectures ``assert`` what their text states, so
+running them also checks every stated result.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import pytest
 from nbrun import run_notebook
 
 LECTURES_DIR = Path(__file__).resolve().parents[1] / "lectures"
-LECTURES = sorted(LECTURES_DIR.glob("[0-9][0-9]_*.ipynb"))
+LECTURES = sorted(LECTURES_DIR.glob("[0-9][0-9]*_*.ipynb"))
 CELL_TIMEOUT_S = 300
 
 #: The longest lambda (in characters of source) still counted as "tiny" rather than a helper.
@@ -28,6 +31,7 @@ SEED_CALL = re.compile(r"(default_rng\s*\(\s*\d|np\.random\.seed\s*\(|manual_see
 #: Per lecture, calls that the syllabus topics it covers require (issue 7: the explorers appear where the
 #: lecture discusses stride, padding, pooling and receptive fields; numbers come from the kit).
 REQUIRED_CALLS = {
+    "03b_explorers.ipynb": ["conv_explorer", "receptive_field_explorer", "pooling_explorer", "filter_explorer"],
     "01_motivations.ipynb": ["arith.receptive_field", "receptive_field_explorer", "sample_image", "correlate2d"],
     "02_convolutional_layer.ipynb": [
         "lecture_box_example", "correlate2d", "convolve2d", "sample_image", "conv_output_size",
@@ -78,13 +82,27 @@ def _headings(markdown: str) -> list[str]:
     return [m.group(1).strip().lower() for m in re.finditer(r"^#+\s*(.+)$", markdown, flags=re.MULTILINE)]
 
 
+#: A worked answer the student can unfold: ``<details><summary>Answer</summary> ... </details>``.
+ANSWER = re.compile(r"<details>\s*<summary>\s*Answer\s*</summary>.*?</details>", flags=re.DOTALL | re.IGNORECASE)
+#: One exercise: a list item ("1. ...", "- ...") at the start of a line.
+EXERCISE = re.compile(r"^[ \t]*(?:\d+\.|[-*])[ \t]+\S", flags=re.MULTILINE)
+
+
+def _exercises_text(nb) -> str:
+    """The markdown after the last code cell, from the 'Exercises' heading on (answers included)."""
+    last_code = max(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    tail = "\n".join(c.source for c in nb.cells[last_code + 1:] if c.cell_type == "markdown")
+    match = re.search(r"^#+\s*exercises\s*$", tail, flags=re.MULTILINE | re.IGNORECASE)
+    return tail[match.end():] if match else ""
+
+
 def test_lectures_exist():
     assert LECTURES, f"no lecture notebooks found in {LECTURES_DIR}"
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=ids)
 def test_named_by_number_and_topic(path: Path):
-    assert re.fullmatch(r"\d\d_[a-z0-9]+(_[a-z0-9]+)*\.ipynb", path.name), path.name
+    assert re.fullmatch(r"\d\d[a-z]?_[a-z0-9]+(_[a-z0-9]+)*\.ipynb", path.name), path.name
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=ids)
@@ -127,9 +145,53 @@ def test_ends_with_summary_and_exercises(path: Path):
     heads = [h for c in tail for h in _headings(c.source)]
     assert "summary" in heads and "exercises" in heads and heads.index("summary") < heads.index("exercises"), (
         f"{path.name}: after the last code cell expected a 'Summary' then an 'Exercises' heading, found {heads}")
-    exercises_text = "\n".join(c.source for c in tail).lower().split("exercises", 1)[1]
-    items = re.findall(r"^\s*(?:\d+\.|[-*])\s+\S", exercises_text, flags=re.MULTILINE)
+    items = EXERCISE.findall(ANSWER.sub("", _exercises_text(nb)))
     assert 2 <= len(items) <= 4, f"{path.name}: expected 2-4 exercises as a list, found {len(items)}"
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=ids)
+def test_every_exercise_has_a_worked_answer(path: Path):
+    """Each exercise is followed by its answer, folded: exercise, answer, exercise, answer ..."""
+    text = _exercises_text(_read(path))
+    answers = list(ANSWER.finditer(text))
+    order = sorted([(m.start(), "answer") for m in answers]
+                   + [(m.start(), "exercise") for m in EXERCISE.finditer(ANSWER.sub(lambda m: " " * len(m.group()), text))])
+    kinds = [kind for _, kind in order]
+    assert kinds and kinds == ["exercise", "answer"] * (len(kinds) // 2), (
+        f"{path.name}: every exercise needs a <details><summary>Answer</summary> ... </details> right after it; "
+        f"found the sequence {kinds}")
+    empty = [i + 1 for i, m in enumerate(answers) if len(re.sub(r"<[^>]+>|\s", "", m.group())) < 40]
+    assert not empty, f"{path.name}: answers {empty} are (nearly) empty"
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=ids)
+def test_asserts_carry_a_message(path: Path):
+    """A lecture asserts what its text states; a failing claim must say which claim it is."""
+    bare = []
+    for index, cell in enumerate(_code_cells(_read(path))):
+        for node in ast.walk(ast.parse(_python_source(cell.source))):
+            if isinstance(node, ast.Assert) and node.msg is None:
+                bare.append((index, node.lineno))
+    assert not bare, f"{path.name}: asserts without a message at (code cell, line) {bare}"
+
+
+def test_lectures_that_state_results_assert_them():
+    """Every lecture that computes results checks them with asserts (the explorers-only notebook too, once)."""
+    unchecked = [p.name for p in LECTURES
+                 if not any(isinstance(node, ast.Assert) for c in _code_cells(_read(p))
+                            for node in ast.walk(ast.parse(_python_source(c.source))))]
+    assert not unchecked, f"lectures without a single assert on their stated results: {unchecked}"
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=ids)
+def test_references_to_other_lectures_exist(path: Path):
+    """'notebook 03b', '03b_explorers.ipynb' and the like must name a lecture that exists."""
+    numbers = {p.name.split("_", 1)[0] for p in LECTURES}
+    names = {p.name for p in LECTURES}
+    text = "\n".join(c.source for c in _read(path).cells if c.cell_type == "markdown")
+    bad = sorted({m.group(1) for m in re.finditer(r"\bnotebooks?\s+(\d\d[a-z]?)\b", text) if m.group(1) not in numbers}
+                 | {m.group(0) for m in re.finditer(r"\b\d\d[a-z]?_[a-z0-9_]+\.ipynb\b", text) if m.group(0) not in names})
+    assert not bad, f"{path.name}: refers to lectures that do not exist: {bad}"
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=ids)
