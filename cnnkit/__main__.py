@@ -1,7 +1,8 @@
 """The command line: ``python -m cnnkit COMMAND ...``.
 
 Each command lives in the module that does the work and is imported only when used,
-so ``python -m cnnkit info`` stays quick.
+so ``python -m cnnkit info`` stays quick. Bad input is one line on stderr and exit status 2
+(:mod:`cnnkit.cli`).
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import sys
 # strings after the command) and returns an exit status.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "info": ("cnnkit.__main__", "info_main", "versions, training device and data cache folder"),
-    "summary": ("cnnkit.summary", "main", "per-layer shapes, parameters, FLOPs and receptive fields of a model"),
-    "rf": ("cnnkit.summary", "rf_main", "receptive field table of a model"),
+    "summary": ("cnnkit.summary.cli", "main", "per-layer shapes, parameters, FLOPs and receptive fields of a model"),
+    "rf": ("cnnkit.summary.cli", "rf_main", "receptive field table of a model"),
     "train": ("cnnkit.train", "main", "train a model on a data set (digits offline, MNIST, CIFAR-10)"),
     "grade": ("cnnkit.grading", "main", "collect, autograde, give feedback and export grades for an assignment"),
 }
@@ -29,10 +30,11 @@ def _usage() -> str:
 
 def info_main(argv: list[str] | None = None) -> int:
     """Print the versions the kit runs on, the training device and the data cache folder."""
-    import argparse
     import platform
 
-    argparse.ArgumentParser(prog="python -m cnnkit info", description=info_main.__doc__).parse_args(argv)
+    from cnnkit.cli import ArgumentParser
+
+    ArgumentParser(prog="python -m cnnkit info", description=info_main.__doc__).parse_args(argv)
     import numpy
 
     import cnnkit
@@ -70,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"cnnkit: unknown command {command!r}; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
-        print(_usage(), file=sys.stderr)
-        return 2
+        from cnnkit.cli import fail
+
+        return fail("python -m cnnkit", f"unknown command {command!r}; choose one of: {', '.join(COMMANDS)} "
+                                        "(python -m cnnkit --help describes them)")
     module_name, func_name, _ = COMMANDS[command]
     func = getattr(importlib.import_module(module_name), func_name)
     return int(func(rest) or 0)

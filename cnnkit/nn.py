@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import ops
-from .ops._args import check_int, check_real, conv_padding, pair
+from ._geometry import as_pair, check_int, check_real, conv_padding, pool_window
 
 __all__ = ["Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "LocalContrastNorm", "Flatten", "Linear",
            "Sequential", "SGD", "he_normal"]
@@ -96,8 +96,8 @@ class Conv2d(Layer):
         groups = check_int(groups, "groups", minimum=1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
-        kh, kw = pair(kernel_size, "kernel_size", minimum=1)
-        conv_padding(padding, (kh, kw), pair(dilation, "dilation", minimum=1), pair(stride, "stride", minimum=1))
+        kh, kw = as_pair(kernel_size, "kernel_size", minimum=1)
+        conv_padding(padding, (kh, kw), as_pair(stride, "stride", minimum=1), as_pair(dilation, "dilation", minimum=1))
         dt = _dtype(dtype)
         fan_in = in_channels // groups * kh * kw
         self.weight = he_normal((out_channels, in_channels // groups, kh, kw), fan_in, _rng(rng), dt)
@@ -125,23 +125,39 @@ class Conv2d(Layer):
                 f"padding={self.padding!r}, dilation={self.dilation}, groups={self.groups})")
 
 
-class _Pool(Layer):
+class _CachedOp(Layer):
+    """A layer around an op of the ``(out, cache)`` convention: ``_forward(x, *self._options(),
+    return_cache=True)`` keeps the cache, ``_backward(dout, cache)`` gives d loss / d input."""
+
+    _forward: Any
+    _backward: Any
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache = None
+
+    def _options(self) -> tuple:  # pragma: no cover - every layer overrides it
+        raise NotImplementedError
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out, self._cache = self._forward(x, *self._options(), return_cache=True)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self._backward(dout, self._saved("_cache"))
+
+
+class _Pool(_CachedOp):
     _forward = staticmethod(ops.max_pool2d)
     _backward = staticmethod(ops.max_pool2d_backward)
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False) -> None:
         super().__init__()
-        ops._args.pool_args(kernel_size, stride, padding)     # fail early on bad arguments
+        pool_window(kernel_size, stride, padding)             # fail early on bad arguments
         self.kernel_size, self.stride, self.padding, self.ceil_mode = kernel_size, stride, padding, ceil_mode
-        self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = self._forward(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                                         return_cache=True)
-        return out
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return self._backward(dout, self._saved("_cache"))
+    def _options(self) -> tuple:
+        return self.kernel_size, self.stride, self.padding, self.ceil_mode
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -170,22 +186,19 @@ class ReLU(Layer):
         return ops.relu_backward(dout, self._saved("_x"))
 
 
-class LocalContrastNorm(Layer):
+class LocalContrastNorm(_CachedOp):
     """Local contrast normalization layer (see :func:`cnnkit.ops.local_contrast_norm`)."""
+
+    _forward = staticmethod(ops.local_contrast_norm)
+    _backward = staticmethod(ops.local_contrast_norm_backward)
 
     def __init__(self, size: int = 9, sigma: float | None = None, eps: float = 1e-4,
                  across_channels: bool = True) -> None:
         super().__init__()
         self.size, self.sigma, self.eps, self.across_channels = size, sigma, eps, across_channels
-        self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = ops.local_contrast_norm(x, self.size, self.sigma, self.eps, self.across_channels,
-                                                   return_cache=True)
-        return out
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return ops.local_contrast_norm_backward(dout, self._saved("_cache"))
+    def _options(self) -> tuple:
+        return self.size, self.sigma, self.eps, self.across_channels
 
     def __repr__(self) -> str:
         return f"LocalContrastNorm(size={self.size}, sigma={self.sigma}, across_channels={self.across_channels})"

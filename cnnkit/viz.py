@@ -26,6 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import arith
+from ._geometry import check_int, is_int
+from .arith import layers_from_model  # noqa: F401  (its home is arith; lecture 08 calls viz.layers_from_model)
+from .modules import eval_mode, find_layer, module_device
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from matplotlib.figure import Figure
@@ -112,45 +117,6 @@ def _image_grid(count: int, ncols: int | None, cell_w: float, cell_h: float) -> 
     return fig, axes[:count]
 
 
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _resolve_layer(model: "torch.nn.Module", layer: Any) -> tuple[str, "torch.nn.Module"]:
-    """Find ``layer`` in ``model``: a module of it, a name from ``named_modules()`` or a child index."""
-    import torch
-
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    named = dict(model.named_modules())
-    if isinstance(layer, torch.nn.Module):
-        for name, module in named.items():
-            if module is layer:
-                return name, module
-        raise ValueError(f"layer {type(layer).__name__} is not a submodule of the model")
-    if isinstance(layer, str):
-        if layer not in named:
-            choices = ", ".join(repr(n) for n in named if n) or "(none)"
-            raise ValueError(f"layer {layer!r} is not a module name of the model; names: {choices}")
-        return layer, named[layer]
-    if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
-        children = list(model.named_children())
-        if not -len(children) <= layer < len(children):
-            raise ValueError(f"layer index {layer} is out of range for a model with {len(children)} children")
-        return children[layer]
-    raise TypeError(f"layer must be a module, a name from model.named_modules() or a child index, got {layer!r}")
-
-
-def _model_device(model: "torch.nn.Module") -> "torch.device":
-    import torch
-
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 def _model_dtype(model: "torch.nn.Module") -> "torch.dtype":
     """The floating dtype of the model's parameters (float32 for a model without any)."""
     import torch
@@ -171,7 +137,9 @@ def _as_batch(x: Any, name: str, model: "torch.nn.Module", device: Any = None) -
         tensor = tensor.unsqueeze(0)
     if tensor.ndim != 4:
         raise ValueError(f"{name} must have shape (C, H, W) or (N, C, H, W), got {tuple(tensor.shape)}")
-    return tensor.to(device=_model_device(model) if device is None else device, dtype=_model_dtype(model))
+    if device is None:
+        device = module_device(model) or torch.device("cpu")
+    return tensor.to(device=device, dtype=_model_dtype(model))
 
 
 def _capture(model: "torch.nn.Module", batch: "torch.Tensor", module: "torch.nn.Module") -> "torch.Tensor":
@@ -184,14 +152,11 @@ def _capture(model: "torch.nn.Module", batch: "torch.Tensor", module: "torch.nn.
         seen.append(output[0] if isinstance(output, (tuple, list)) else output)
 
     handle = module.register_forward_hook(hook)
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             model(batch)
     finally:
         handle.remove()
-        model.train(was_training)
     if not seen:
         raise ValueError("the chosen layer did not run in the model's forward pass")
     return seen[-1].detach()
@@ -248,11 +213,10 @@ def show_filters(weights: Any, *, channel: int | None = None, ncols: int | None 
         w = w[:, None]
     if w.ndim != 4:
         raise ValueError(f"weights must be (C_out, C_in, kH, kW), (C_out, kH, kW) or (kH, kW); got shape {w.shape}")
-    max_filters = _check_positive_int(max_filters, "max_filters")
+    max_filters = check_int(max_filters, "max_filters", minimum=1)
     c_out, c_in = w.shape[:2]
     if channel is not None:
-        if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < c_in:
-            raise ValueError(f"channel must be an int in [0, {c_in - 1}] (input channels), got {channel!r}")
+        channel = check_int(channel, "channel", 0, c_in - 1)
         w = w[:, channel:channel + 1]
         c_in = 1
     w = w[:max_filters]
@@ -293,11 +257,11 @@ def feature_maps(model: "torch.nn.Module", x: Any, layer: Any, *, max_maps: int 
     ``layer`` is a submodule, its name in ``model.named_modules()`` (``"features.0"``) or a
     child index. The model runs in eval mode without gradients and its mode is restored.
     """
-    name, module = _resolve_layer(model, layer)
+    name, module = find_layer(model, layer)
     batch = _as_batch(x, "x", model)
     if batch.shape[0] != 1:
         raise ValueError(f"x must be a single image (C, H, W) or (1, C, H, W), got batch of {batch.shape[0]}")
-    max_maps = _check_positive_int(max_maps, "max_maps")
+    max_maps = check_int(max_maps, "max_maps", minimum=1)
     out = _capture(model, batch, module)[0]
     if out.ndim != 3:
         raise ValueError(f"layer {name!r} gives output of shape {tuple(out.shape)} per image; "
@@ -413,16 +377,13 @@ def occlusion_sensitivity(model: "torch.nn.Module", image: Any, target: int, *, 
     """
     import torch
 
-    from . import arith
-
     batch = _as_batch(image, "image", model)
     if batch.shape[0] != 1:
         raise ValueError(f"image must be a single image (C, H, W) or (1, C, H, W), got a batch of {batch.shape[0]}")
-    patch = _check_positive_int(patch, "patch")
-    stride = _check_positive_int(stride, "stride")
-    batch_size = _check_positive_int(batch_size, "batch_size")
-    if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or target < 0:
-        raise ValueError(f"target must be a non-negative class index, got {target!r}")
+    patch = check_int(patch, "patch", minimum=1)
+    stride = check_int(stride, "stride", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    target = check_int(target, "target", minimum=0)
     _, channels, height, width = batch.shape
     if patch > min(height, width):
         raise ValueError(f"patch={patch} is larger than the image ({height}x{width})")
@@ -439,21 +400,16 @@ def occlusion_sensitivity(model: "torch.nn.Module", image: Any, target: int, *, 
 
     corners = [(i * stride, j * stride) for i in range(rows) for j in range(cols)]
     probabilities = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(corners), batch_size):
-                chunk = corners[start:start + batch_size]
-                occluded = batch.expand(len(chunk), -1, -1, -1).clone()
-                for k, (top, left) in enumerate(chunk):
-                    occluded[k, :, top:top + patch, left:left + patch] = fill_value
-                logits = model(occluded)
-                if logits.ndim != 2 or not target < logits.shape[1]:
-                    raise ValueError(f"target={target} but the model gives outputs of shape {tuple(logits.shape)}")
-                probabilities.append(torch.softmax(logits.float(), dim=1)[:, target].cpu())
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        for start in range(0, len(corners), batch_size):
+            chunk = corners[start:start + batch_size]
+            occluded = batch.expand(len(chunk), -1, -1, -1).clone()
+            for k, (top, left) in enumerate(chunk):
+                occluded[k, :, top:top + patch, left:left + patch] = fill_value
+            logits = model(occluded)
+            if logits.ndim != 2 or not target < logits.shape[1]:
+                raise ValueError(f"target={target} but the model gives outputs of shape {tuple(logits.shape)}")
+            probabilities.append(torch.softmax(logits.float(), dim=1)[:, target].cpu())
     return torch.cat(probabilities).numpy().astype(np.float64).reshape(rows, cols)
 
 
@@ -469,13 +425,8 @@ def plot_occlusion(model: "torch.nn.Module", image: Any, target: int, *, patch: 
     sensitivity = occlusion_sensitivity(model, image, target, patch=patch, stride=stride, fill=fill,
                                         batch_size=batch_size)
     batch = _as_batch(image, "image", model)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            clean = float(torch.softmax(model(batch).float(), dim=1)[0, target])
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        clean = float(torch.softmax(model(batch).float(), dim=1)[0, target])
     picture = _image_hwc(batch[0].cpu(), "image")
     height, width = picture.shape[:2]
     rows, cols = sensitivity.shape
@@ -498,64 +449,6 @@ def plot_occlusion(model: "torch.nn.Module", image: Any, target: int, *, patch: 
 
 
 # --------------------------------------------------------------------------- receptive fields
-def _pair(value: Any) -> tuple[int, int]:
-    return (int(value[0]), int(value[1])) if isinstance(value, (tuple, list)) else (int(value), int(value))
-
-
-def _square_or_pair(value: Any) -> int | tuple[int, int]:
-    a, b = _pair(value)
-    return a if a == b else (a, b)
-
-
-def layers_from_model(model: "torch.nn.Module", upto: Any = None, *, strict: bool = True) -> list[dict]:
-    """The conv / pool layers of ``model`` (in forward order of registration) as cnnkit.arith layer dicts.
-
-    Walks the leaf modules in the order they are registered, which is the forward order for
-    sequential networks (LeNet, AlexNet, VGG), keeping Conv2d, MaxPool2d and AvgPool2d and skipping
-    element-wise modules (activations, batch norm, dropout). Stops after ``upto`` (a submodule or its
-    name) if given. Any other module before that point (Linear, Flatten, adaptive pooling, ...)
-    raises ValueError (the receptive field is only defined through conv and pool layers), or with
-    ``strict=False`` ends the list there (the convolutional part of a classifier).
-    """
-    import torch
-
-    from . import arith
-
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    last = None
-    if upto is not None:
-        _, target = _resolve_layer(model, upto)
-        leaves_of_target = [m for m in target.modules() if not list(m.children())]
-        last = leaves_of_target[-1] if leaves_of_target else target
-    layers: list[dict] = []
-    for name, module in model.named_modules():
-        if list(module.children()):
-            continue
-        kind = type(module).__name__
-        if isinstance(module, torch.nn.Conv2d):
-            padding = module.padding if isinstance(module.padding, str) else _square_or_pair(module.padding)
-            layers.append({"kind": "conv", "name": name, "kernel_size": _square_or_pair(module.kernel_size),
-                           "stride": _square_or_pair(module.stride), "padding": padding,
-                           "dilation": _square_or_pair(module.dilation)})
-        elif isinstance(module, (torch.nn.MaxPool2d, torch.nn.AvgPool2d)):
-            stride = module.stride if module.stride is not None else module.kernel_size
-            layers.append({"kind": "maxpool" if isinstance(module, torch.nn.MaxPool2d) else "avgpool", "name": name,
-                           "kernel_size": _square_or_pair(module.kernel_size), "stride": _square_or_pair(stride),
-                           "padding": _square_or_pair(module.padding), "ceil_mode": bool(module.ceil_mode),
-                           "dilation": _square_or_pair(getattr(module, "dilation", 1))})
-        elif kind.lower() not in arith.PASS_THROUGH_KINDS:
-            if not strict:
-                break
-            raise ValueError(f"layer {name!r} ({kind}) changes the spatial layout in a way the receptive-field "
-                             "walk does not model; pass the conv/pool layers explicitly")
-        if module is last:
-            break
-    if not layers:
-        raise ValueError("the model has no Conv2d / MaxPool2d / AvgPool2d layer (up to the chosen layer)")
-    return layers
-
-
 def receptive_field_overlay(image: Any, layers: Any, unit: tuple[int, int], *, title: str | None = None) -> "Figure":
     """The input patch that output unit ``unit = (i, j)`` of the last layer sees, outlined on ``image``.
 
@@ -565,14 +458,12 @@ def receptive_field_overlay(image: Any, layers: Any, unit: tuple[int, int], *, t
     """
     from matplotlib.patches import Rectangle
 
-    from . import arith
-
     picture = _image_hwc(image)
     height, width = picture.shape[:2]
     if hasattr(layers, "named_modules"):
         layers = layers_from_model(layers)
     if (not isinstance(unit, (tuple, list)) or len(unit) != 2
-            or not all(isinstance(u, (int, np.integer)) and not isinstance(u, bool) for u in unit)):
+            or not all(is_int(u) for u in unit)):
         raise ValueError(f"unit must be a pair of ints (row, col), got {unit!r}")
     rows = arith.receptive_field(layers, (height, width))
     (top, bottom), (left, right) = arith.receptive_field_region(layers, tuple(unit), (height, width))
@@ -618,21 +509,18 @@ def top_activations(model: "torch.nn.Module", images: Any, layer: Any, channel: 
     """
     import torch
 
-    from . import arith
-
-    name, module = _resolve_layer(model, layer)
-    k = _check_positive_int(k, "k")
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    name, module = find_layer(model, layer)
+    k = check_int(k, "k", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     data = _as_batch(images, "images", model, torch.device("cpu"))
-    device = _model_device(model)
+    device = module_device(model) or torch.device("cpu")
     maxima, positions = [], []
     for start in range(0, data.shape[0], batch_size):
         out = _capture(model, data[start:start + batch_size].to(device), module)
         if out.ndim != 4:
             raise ValueError(f"layer {name!r} gives outputs of shape {tuple(out.shape)}; "
                              "a spatial (N, C, H, W) map is needed")
-        if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < out.shape[1]:
-            raise ValueError(f"channel must be an int in [0, {out.shape[1] - 1}] for layer {name!r}, got {channel!r}")
+        channel = check_int(channel, "channel", 0, out.shape[1] - 1)
         flat = out[:, channel].flatten(1).float().cpu()
         value, index = flat.max(dim=1)
         maxima.append(value)
@@ -675,6 +563,6 @@ def top_activating_patches(model: "torch.nn.Module", images: Any, layer: Any, ch
             picture = picture[top:bottom, left:right]
         _show_image(ax, picture, interpolation="nearest")
         ax.set_title(f"#{record.image_index}: {record.value:.2f}", fontsize=7)
-    layer_name, _ = _resolve_layer(model, layer)
+    layer_name, _ = find_layer(model, layer)
     fig.suptitle(f"top {len(records)} inputs for channel {channel} of {layer_name or 'layer'}", fontsize=10)
     return fig

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import html
 import io
-import re
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 
 from . import arith, ops
+from ._geometry import as_pair, check_int
+from .arith import format_layers, parse_layers  # noqa: F401  (the layer-text language lives in arith)
 from .ops import filters as filter_bank
 
 __all__ = [
@@ -123,16 +124,6 @@ def _slider(description: str, value: int, low: int, high: int, **kwargs: Any) ->
                              style={"description_width": "initial"}, **kwargs)
 
 
-def _check_int(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
-    return int(value)
-
-
-def _pair(value: Any) -> tuple[int, int]:
-    return (int(value[0]), int(value[1])) if isinstance(value, (tuple, list)) else (int(value), int(value))
-
-
 class _Explorer(widgets.VBox):
     """Shared plumbing: one observer for all controls, and a guard so a redraw that moves
     another control (e.g. clamping the step slider) does not redraw twice."""
@@ -172,11 +163,11 @@ class ConvExplorer(_Explorer):
 
     def __init__(self, input_size: int = 7, kernel_size: int = 3, stride: int = 1, padding: int = 0,
                  dilation: int = 1, seed: int = 0) -> None:
-        self.input_size = _slider("input size N", _check_int(input_size, "input_size", 1, 16), 1, 16)
-        self.kernel_size = _slider("kernel size K", _check_int(kernel_size, "kernel_size", 1, 7), 1, 7)
-        self.stride = _slider("stride S", _check_int(stride, "stride", 1, 4), 1, 4)
-        self.padding = _slider("padding P", _check_int(padding, "padding", 0, 4), 0, 4)
-        self.dilation = _slider("dilation D", _check_int(dilation, "dilation", 1, 3), 1, 3)
+        self.input_size = _slider("input size N", check_int(input_size, "input_size", 1, 16), 1, 16)
+        self.kernel_size = _slider("kernel size K", check_int(kernel_size, "kernel_size", 1, 7), 1, 7)
+        self.stride = _slider("stride S", check_int(stride, "stride", 1, 4), 1, 4)
+        self.padding = _slider("padding P", check_int(padding, "padding", 0, 4), 0, 4)
+        self.dilation = _slider("dilation D", check_int(dilation, "dilation", 1, 3), 1, 3)
         self.step = _slider("kernel position", 0, 0, 0)
         self.play = widgets.Play(value=0, min=0, max=0, interval=600, description="play")
         widgets.jslink((self.play, "value"), (self.step, "value"))
@@ -278,68 +269,6 @@ def conv_explorer(input_size: int = 7, kernel_size: int = 3, stride: int = 1, pa
     return ConvExplorer(input_size, kernel_size, stride, padding, dilation, seed)
 
 
-# --------------------------------------------------------------------------- layer stacks as text
-_KEYS = {"k": "kernel_size", "kernel": "kernel_size", "kernel_size": "kernel_size", "s": "stride",
-         "stride": "stride", "p": "padding", "pad": "padding", "padding": "padding", "d": "dilation",
-         "dilation": "dilation", "name": "name"}
-_PAIR = re.compile(r"^(\d+)x(\d+)$")
-
-
-def _parse_value(key: str, text: str, line_no: int) -> Any:
-    if key == "name" or (key == "padding" and text in ("same", "valid")):
-        return text
-    if text.isdigit():
-        return int(text)
-    match = _PAIR.match(text)
-    if match:
-        return int(match.group(1)), int(match.group(2))
-    raise ValueError(f"line {line_no}: {key}={text!r} is not an int or a HxW pair")
-
-
-def parse_layers(text: str) -> list[dict]:
-    """Layer dicts for :func:`cnnkit.arith.receptive_field` from one layer per line.
-
-    A line is a kind (``conv``, ``pool``/``maxpool``, ``avgpool`` or a per-pixel layer such as
-    ``relu``) then ``key=value`` pairs: ``k`` (kernel size), ``s`` (stride), ``p`` (padding:
-    an int, ``same`` or ``valid``), ``d`` (dilation), ``name``; sizes are ints or ``HxW``.
-    Text after ``#`` is a comment. Example: ``conv k=3 s=1 p=1`` or ``pool k=2 s=2``.
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a string with one layer per line, got {type(text).__name__}")
-    layers = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        words = line.split("#", 1)[0].split()
-        if not words:
-            continue
-        spec: dict[str, Any] = {"kind": words[0].lower()}
-        for word in words[1:]:
-            key, sep, value = word.partition("=")
-            if not sep or key.lower() not in _KEYS:
-                raise ValueError(f"line {line_no}: {word!r} is not key=value with key in k, s, p, d, name")
-            spec[_KEYS[key.lower()]] = _parse_value(_KEYS[key.lower()], value, line_no)
-        layers.append(spec)
-    if not layers:
-        raise ValueError("no layers: write one per line, e.g. 'conv k=3 s=1 p=1'")
-    return layers
-
-
-def format_layers(layers: list[dict]) -> str:
-    """The inverse of :func:`parse_layers`: one ``kind k=.. s=.. p=.. d=..`` line per layer dict."""
-    short = {"kernel_size": "k", "stride": "s", "padding": "p", "dilation": "d", "name": "name"}
-    lines = []
-    for spec in layers:
-        words = [str(spec["kind"])]
-        for key, abbreviation in short.items():
-            value = spec.get(key)
-            if value is None:
-                continue
-            if isinstance(value, (tuple, list)):
-                value = f"{value[0]}" if value[0] == value[1] else f"{value[0]}x{value[1]}"
-            words.append(f"{abbreviation}={value}")
-        lines.append(" ".join(words))
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- receptive fields
 DEFAULT_LAYERS = "conv k=3 s=1 p=1\nconv k=3 s=1 p=1\npool k=2 s=2\nconv k=3 s=1 p=1"
 
@@ -357,7 +286,7 @@ class ReceptiveFieldExplorer(_Explorer):
     def __init__(self, layers: str = DEFAULT_LAYERS, input_size: int = 16) -> None:
         self.layers = widgets.Textarea(value=layers, description="layers", rows=6, continuous_update=False,
                                        layout=widgets.Layout(width="320px"))
-        self.input_size = _slider("input size", _check_int(input_size, "input_size", 1, 512), 1, max(64, input_size))
+        self.input_size = _slider("input size", check_int(input_size, "input_size", 1, 512), 1, max(64, input_size))
         self.unit_row = _slider("unit row", 0, 0, 0)
         self.unit_col = _slider("unit col", 0, 0, 0)
         self.summary = widgets.HTML()
@@ -377,7 +306,7 @@ class ReceptiveFieldExplorer(_Explorer):
         try:
             specs = parse_layers(self.layers.value)
             rows = arith.receptive_field(specs, n)
-            out_h, out_w = _pair(rows[-1].output_size)
+            out_h, out_w = as_pair(rows[-1].output_size, "output_size")
             self.unit_row.max, self.unit_col.max = out_h - 1, out_w - 1
             unit = (self.unit_row.value, self.unit_col.value)
             region = arith.receptive_field_region(specs, unit, n)
@@ -393,7 +322,7 @@ class ReceptiveFieldExplorer(_Explorer):
             self.canvas.value = ""
             self.table.value = ""
             return
-        rf_h, rf_w = _pair(rows[-1].rf)
+        rf_h, rf_w = as_pair(rows[-1].rf, "rf")
         state.update(rows=rows, output_size=(out_h, out_w), unit=unit, region=region, clipped=clipped)
         self.state = state
         (top, bottom), (left, right) = region
@@ -436,9 +365,7 @@ def receptive_field_explorer(layers: Any = None, input_size: int = 16) -> Recept
     elif isinstance(layers, str):
         text = layers
     elif hasattr(layers, "named_modules"):
-        from . import viz
-
-        text = format_layers(viz.layers_from_model(layers, strict=False))
+        text = format_layers(arith.layers_from_model(layers, strict=False))
     elif isinstance(layers, (list, tuple)) and all(isinstance(spec, dict) for spec in layers):
         text = format_layers(list(layers))
     else:
@@ -468,9 +395,9 @@ class PoolingExplorer(_Explorer):
         if example not in ("row", "map"):
             raise ValueError(f"example must be 'row' or 'map', got {example!r}")
         self.kind = widgets.ToggleButtons(options=POOL_KINDS, value=kind, description="pooling")
-        self.kernel_size = _slider("pool width", _check_int(kernel_size, "kernel_size", 1, 5), 1, 5)
-        self.stride = _slider("stride", _check_int(stride, "stride", 1, 5), 1, 5)
-        self.shift = _slider("shift right by", _check_int(shift, "shift", 0, 3), 0, 3)
+        self.kernel_size = _slider("pool width", check_int(kernel_size, "kernel_size", 1, 5), 1, 5)
+        self.stride = _slider("stride", check_int(stride, "stride", 1, 5), 1, 5)
+        self.shift = _slider("shift right by", check_int(shift, "shift", 0, 3), 0, 3)
         self.example = widgets.ToggleButtons(options=("row", "map"), value=example, description="input")
         self.seed = widgets.BoundedIntText(value=seed, min=0, max=10_000, description="seed",
                                            layout=widgets.Layout(width="160px"))

@@ -197,11 +197,12 @@ def test_strict_says_why_and_what_torch_does():
 @pytest.mark.parametrize("call, match", [
     (lambda: conv_output_size(4, 7), r"kernel_size=7 .* larger than the padded input 4"),
     (lambda: conv_output_size(4, 3, dilation=2), r"covering 5 pixels with dilation=2"),
-    (lambda: conv_output_size(8, 3, stride=0), r"stride must be positive, got 0"),
+    (lambda: conv_output_size(8, 3, stride=0), r"stride must be >= 1, got 0"),
     (lambda: conv_output_size(8, 3, padding=-1), r"padding must be >= 0, got -1"),
     (lambda: conv_output_size(8, 3, padding="full"), r"padding must be .*'same'"),
-    (lambda: conv_output_size(8, 3, stride=2, padding="same"), r"padding='same' needs stride=1"),
-    (lambda: conv_output_size(0, 3), r"n must be positive"),
+    (lambda: conv_output_size(8, 3, stride=2, padding="same"), r"padding='same' needs stride 1"),
+    (lambda: conv_output_size(0, 3), r"n must be >= 1"),
+    (lambda: conv_output_size(8, (3, 3, 3)), r"kernel_size must be an int or a pair of ints \(height, width\)"),
     (lambda: pool_output_size(8, 3, padding=2), r"padding=2 must be at most half of kernel_size=3"),
     (lambda: conv_transpose_output_size(4, 3, stride=2, output_padding=2), r"output_padding=2 must be smaller"),
     (lambda: same_padding(4), r"cannot be split evenly"),
@@ -213,7 +214,6 @@ def test_bad_arguments_raise_value_errors_naming_them(call, match):
 
 @pytest.mark.parametrize("call, match", [
     (lambda: conv_output_size(8.0, 3), r"n must be an int"),
-    (lambda: conv_output_size(8, (3, 3, 3)), r"kernel_size must be an int or a \(height, width\) pair"),
     (lambda: conv_output_size(True, 3), r"n must be an int"),
     (lambda: pool_output_size(8, 2, ceil_mode=1), r"ceil_mode must be True or False"),
     (lambda: conv_params(3, "6", 5), r"out_channels must be an int"),
@@ -384,15 +384,68 @@ def test_region_of_a_3x3_conv_then_2x2_pool():
         receptive_field_region(layers, 3, 8)
 
 
+def test_plain_kernel_stride_padding_tuples_are_windows():
+    plain = receptive_field([(3, 1, 1), (2, 2, 0)], input_size=8)
+    named = receptive_field([("conv", 3, 1, 1), ("conv", 2, 2, 0)], input_size=8)
+    assert plain == named
+    assert [(r.rf, r.jump, r.output_size) for r in plain] == [(3, 1, 8), (4, 2, 4)]
+    assert receptive_field([(3, 1, 0, 2)])[-1].rf == 5  # with a dilation
+    assert receptive_field_region([(3, 1, 1), (2, 2, 0)], (0, 0), 8) == ((-1, 3), (-1, 3))
+
+
+def test_receptive_field_step_is_the_recurrence():
+    axis = (0, 1, 1)
+    for k, s, p, d in [(11, 4, 0, 1), (3, 2, 0, 1), (5, 1, 2, 1), (3, 1, 2, 2)]:
+        lo, hi, jump = arith.receptive_field_step(axis, k, s, p, d)
+        assert hi - lo == (axis[1] - axis[0]) + d * (k - 1) * axis[2]       # rf grows by (F - 1) jump
+        assert (lo, jump) == (axis[0] - p * axis[2], axis[2] * s)
+        axis = (lo, hi, jump)
+    rows = receptive_field([("conv", 11, 4, 0), ("pool", 3, 2, 0), ("conv", 5, 1, 2), ("conv", 3, 1, 2, 2)])
+    assert (rows[-1].rf, rows[-1].jump) == (axis[1] - axis[0], axis[2])
+
+
+def test_layer_text_round_trip():
+    text = "conv k=5 s=1 p=2 name=C1\npool k=2 s=2  # subsampling\nrelu\nconv k=3x1 p=same d=2"
+    layers = arith.parse_layers(text)
+    assert layers == [
+        {"kind": "conv", "kernel_size": 5, "stride": 1, "padding": 2, "name": "C1"},
+        {"kind": "pool", "kernel_size": 2, "stride": 2},
+        {"kind": "relu"},
+        {"kind": "conv", "kernel_size": (3, 1), "padding": "same", "dilation": 2},
+    ]
+    assert arith.parse_layers(arith.format_layers(layers)) == layers
+    assert receptive_field(layers)[-1].rf == (14, 6)
+    with pytest.raises(ValueError, match=r"line 1: 'k3' is not key=value"):
+        arith.parse_layers("conv k3")
+    with pytest.raises(ValueError, match=r"line 2: stride='two' is not an int or a HxW pair"):
+        arith.parse_layers("conv k=3\nconv s=two")
+
+
+def test_layers_from_model_lives_in_arith():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(4, 8, (3, 5), stride=(1, 2)), nn.Flatten(), nn.Linear(8, 2))
+    layers = arith.layers_from_model(net, strict=False)
+    assert [d["kind"] for d in layers] == ["conv", "maxpool", "conv"]
+    assert layers[1] == {"kind": "maxpool", "name": "3", "kernel_size": 2, "stride": 2, "padding": 0,
+                         "ceil_mode": False, "dilation": 1}
+    assert layers[2]["kernel_size"] == (3, 5) and layers[2]["stride"] == (1, 2)
+    assert arith.layers_from_model(net, upto="3") == layers[:2] == arith.layers_from_model(net, upto=3)
+    with pytest.raises(ValueError, match=r"layer '5' \(Flatten\) changes the spatial layout"):
+        arith.layers_from_model(net)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        arith.layers_from_model([("conv", 3)])
+
+
 @pytest.mark.parametrize("layers, error, match", [
     ([("conv", 3), ("conv", 7)], ValueError, r"layer 1 \(conv1, conv\): kernel_size=7 .* larger than the padded input 6"),
-    ([{"kind": "conv", "kernel_size": 3, "stride": 0, "name": "C1"}], ValueError, r"layer 0 \(C1, conv\): stride must be positive, got 0"),
+    ([{"kind": "conv", "kernel_size": 3, "stride": 0, "name": "C1"}], ValueError, r"layer 0 \(C1, conv\): stride must be >= 1, got 0"),
     ([("conv", 3), ("fully_connected", 3)], ValueError, r"layer 1: unknown kind 'fully_connected'"),
     ([("conv", 3), {"kind": "conv"}], ValueError, r"layer 1 \(conv1, conv\): kernel_size is required"),
     ([{"kind": "conv", "kernal_size": 3}], ValueError, r"layer 0: unknown key\(s\) \['kernal_size'\]"),
     ([("maxpool", 2, 2, 2)], ValueError, r"layer 0 \(maxpool0, maxpool\): padding=2 must be at most half"),
     ([("conv", 3), 5], TypeError, r"layer 1: a layer spec must be a dict"),
-    ([(3, "conv")], ValueError, r"layer 0: a tuple spec is \(kind, kernel_size"),
+    ([(3, "conv")], TypeError, r"layer 0 \(conv0, conv\): stride must be an int"),  # a plain (k, s, p) window
+    ([("conv", 3, 1, 1, 1, 1)], ValueError, r"layer 0: a tuple spec is \(kind, kernel_size"),
     ([], ValueError, r"layers is empty"),
     ({"kind": "conv"}, TypeError, r"layers must be a sequence"),
 ])

@@ -180,7 +180,7 @@ X = np.zeros((1, 2, 6, 6))
     (lambda: ops.max_pool2d(X, 0), ValueError, r"kernel_size must be >= 1"),
     (lambda: ops.max_pool2d(X, 2, stride=0), ValueError, r"stride must be >= 1"),
     (lambda: ops.max_pool2d(X, 2, padding=-1), ValueError, r"padding must be >= 0"),
-    (lambda: ops.avg_pool2d(X, 2, padding=2), ValueError, r"at most half the kernel size"),
+    (lambda: ops.avg_pool2d(X, 2, padding=2), ValueError, r"at most half of kernel_size"),
     (lambda: ops.avg_pool2d(X, 7), ValueError, r"larger than the padded input"),
     (lambda: ops.avg_pool2d(X, 2.0), TypeError, r"kernel_size must be an int"),
     (lambda: ops.max_pool2d(X, 2, ceil_mode="yes"), TypeError, r"ceil_mode must be True or False"),

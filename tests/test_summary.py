@@ -167,6 +167,30 @@ def test_gradient_measurement_leaves_the_model_alone():
         gradient_receptive_field(on_meta("lenet5"), (1, 32, 32))
 
 
+@pytest.mark.parametrize("name", ["lenet5", "resnet20", "alexnet", "googlenet", "resnet50"])
+def test_macs_agree_with_torch_flop_counter(name):
+    """torch's own FlopCounterMode counts 2 FLOPs per multiply-accumulate of convolutions and matrix
+    products (fully connected layers) and nothing else, the convention summary follows: FLOPs = 2 x MACs."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = on_meta(name).eval()
+    size = models.input_size(name)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros((1, *size), device="meta"))
+    result = summary(model, size, device="meta")
+    assert counter.get_total_flops() == result.total_flops == 2 * result.total_macs
+
+
+def test_every_registry_model_has_its_input_size():
+    for name in models.names():
+        size = models.input_size(name)
+        assert len(size) == 3 and all(isinstance(v, int) and v > 0 for v in size), name
+    assert models.input_size("lenet5") == (1, 32, 32)
+    assert models.input_size("resnet56") == (3, 32, 32) and models.input_size("vgg16") == (3, 224, 224)
+    with pytest.raises(ValueError, match="unknown model name='resnet21'"):
+        models.input_size("resnet21")
+
+
 def test_count_parameters_counts_shared_once_and_trainable():
     net = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
     net[1].weight.requires_grad_(False)

@@ -131,9 +131,9 @@ def test_nan_loss_names_epoch_and_step():
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"optimizer": "rmsprop"}, ValueError, r"optimizer must be one of \('sgd', 'adam', 'adamw'\)"),
     ({"schedule": "step"}, ValueError, r"schedule must be one of \('onecycle', 'cosine', 'constant'\)"),
-    ({"epochs": 0}, ValueError, "epochs must be a positive int, got 0"),
-    ({"lr": -0.1}, ValueError, "lr must be a positive number"),
-    ({"batch_size": 2.5}, ValueError, "batch_size must be a positive int"),
+    ({"epochs": 0}, ValueError, "epochs must be >= 1, got 0"),
+    ({"lr": -0.1}, ValueError, "lr must be > 0, got -0.1"),
+    ({"batch_size": 2.5}, TypeError, "batch_size must be an int, got 2.5"),
     ({"augment": "flip"}, ValueError, "augment must be one of"),
     ({"amp": "yes"}, ValueError, "amp must be one of"),
     ({"device": "tpu"}, ValueError, "device must be one of"),
@@ -246,6 +246,44 @@ def test_checkpoint_is_atomic_and_resume_checks_settings(tmp_path):
     assert again["test_acc"] == state["history"]["test_acc"]
     with pytest.raises(ValueError, match=r"other settings.*'lr': \(0.05, 0.1\)"):
         fit(small_cnn(), data, epochs=2, lr=0.1, batch_size=32, checkpoint=path, resume=True, progress=False)
+
+
+def test_the_checkpoint_records_the_train_config(tmp_path):
+    import dataclasses
+    import inspect
+
+    from cnnkit.train import TrainConfig
+
+    path = tmp_path / "ckpt.pt"
+    data = halves_data()
+    fit(small_cnn(), data, epochs=1, lr=0.05, batch_size=32, weight_decay=1e-3, checkpoint=path, progress=False)
+    config = TrainConfig(epochs=1, lr=0.05, batch_size=32, weight_decay=1e-3, n_train=96)
+    assert ckpt.load(path)["config"] == config.record() == dataclasses.asdict(config)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 0.1
+    # fit keeps its keywords (it builds the config from them)
+    assert list(inspect.signature(fit).parameters)[2:] == [
+        "epochs", "lr", "batch_size", "optimizer", "schedule", "weight_decay", "momentum", "augment", "device",
+        "amp", "channels_last", "compile", "checkpoint", "resume", "seed", "progress", "on_epoch_end"]
+    # a setting that changes the result is checked on resume, as the record says ...
+    with pytest.raises(ValueError, match=r"other settings.*'weight_decay': \(0.001, 0.0005\)"):
+        fit(small_cnn(), data, epochs=2, lr=0.05, batch_size=32, checkpoint=path, resume=True, progress=False)
+    # ... and a checkpoint written before weight_decay and momentum were recorded still resumes
+    state = ckpt.load(path)
+    for key in ("weight_decay", "momentum"):
+        del state["config"][key]
+    ckpt.save(state, path)
+    history = fit(small_cnn(), data, epochs=1, lr=0.05, batch_size=32, checkpoint=path, resume=True, progress=False)
+    assert history["epoch"] == [1]
+
+
+def test_all_reduce_offers_sum_max_min():
+    from cnnkit.train import distributed
+
+    t = torch.tensor([3, -1])
+    assert distributed.all_reduce(t, distributed.Ranks(), op="min") is t  # one process: unchanged
+    with pytest.raises(ValueError, match=r"op must be one of \('sum', 'max', 'min'\)"):
+        distributed.all_reduce(t, distributed.Ranks(), op="mean")
 
 
 _RESUME_SCRIPT = textwrap.dedent('''

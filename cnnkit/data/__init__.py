@@ -14,13 +14,14 @@ helpers work without it (the graded assignments run where torch cannot be import
 """
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _lazy
+from .._geometry import check_int
 from . import cifar, mnist
 from .download import ChecksumError, DownloadError, Resource, ensure, md5sum
 
@@ -96,9 +97,10 @@ def resize(x: torch.Tensor, size: int) -> torch.Tensor:
     return out.clamp_(0.0, 1.0)
 
 
-def _check_positive_int(name: str, value) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+def _check_size(value, name: str) -> None:
+    """None, or a positive int."""
+    if value is not None:
+        check_int(value, name, minimum=1)
 
 
 def load(name: str, root: str | os.PathLike | None = None, download: bool = True, *,
@@ -116,8 +118,8 @@ def load(name: str, root: str | os.PathLike | None = None, download: bool = True
 
     if not isinstance(name, str) or name.lower() not in DATASETS:
         raise ValueError(f"name must be one of {DATASETS}, got {name!r}")
-    _check_positive_int("size", size)
-    _check_positive_int("limit", limit)
+    _check_size(size, "size")
+    _check_size(limit, "limit")
     name = name.lower()
     offline = os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0")
     folder = data_root(root) / name
@@ -162,7 +164,7 @@ def sample_image(gray: bool = True, size: int | None = None) -> np.ndarray:
     """
     if not isinstance(gray, bool):
         raise TypeError(f"gray must be a bool, got {type(gray).__name__}")
-    _check_positive_int("size", size)
+    _check_size(size, "size")
     import matplotlib.cbook as cbook
     from PIL import Image
 
@@ -183,12 +185,8 @@ def sample_image(gray: bool = True, size: int | None = None) -> np.ndarray:
 
 def __getattr__(name: str) -> Any:
     """Import the torch-based loader the first time one of its names is used (PEP 562)."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _lazy.load(__name__, _LAZY, globals(), name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return _lazy.names(globals(), _LAZY)

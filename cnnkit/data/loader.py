@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from .._geometry import check_choice, check_int
+
 AUGMENT_CHOICES = (None, "crop", "crop_flip")
 #: Pixels of padding around each image before the random crop (as in the ResNet paper).
 CROP_PADDING = 4
@@ -75,12 +77,9 @@ class DeviceLoader:
             raise ValueError(f"x must be a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
         if y.ndim != 1 or len(y) != len(x):
             raise ValueError(f"y must hold one label per image ({len(x)}), got shape {tuple(y.shape)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if augment not in AUGMENT_CHOICES:
-            raise ValueError(f"augment must be one of {AUGMENT_CHOICES}, got {augment!r}")
-        if not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        check_choice(augment, "augment", AUGMENT_CHOICES)
+        seed = check_int(seed, "seed")
         if not (isinstance(world_size, int) and world_size >= 1 and isinstance(rank, int) and 0 <= rank < world_size):
             raise ValueError(f"need 0 <= rank < world_size, got rank={rank!r}, world_size={world_size!r}")
         self.device = resolve_device(device) if isinstance(device, str) else torch.device(device)

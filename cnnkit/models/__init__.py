@@ -21,7 +21,8 @@ from typing import Any, Callable, Optional
 from torch import nn
 
 from .alexnet import AlexNet, alexnet
-from .blocks import BasicBlock, Bottleneck, ConvBNReLU, ZeroPadShortcut, count_parameters, projection_shortcut
+from ..modules import count_parameters
+from .blocks import BasicBlock, Bottleneck, ConvBNReLU, ZeroPadShortcut, projection_shortcut
 from .cifar_resnet import (
     CifarResNet,
     plain20,
@@ -40,35 +41,40 @@ from .lenet import LeNet5, lenet5
 from .resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
 from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 
-_REGISTRY: dict[str, Callable[..., nn.Module]] = {
-    fn.__name__: fn
-    for fn in (
-        lenet5,
-        alexnet,
-        vgg11,
-        vgg13,
-        vgg16,
-        vgg19,
-        vgg11_bn,
-        vgg13_bn,
-        vgg16_bn,
-        vgg19_bn,
-        googlenet,
-        resnet18,
-        resnet34,
-        resnet50,
-        resnet101,
-        resnet152,
-        resnet20,
-        resnet32,
-        resnet44,
-        resnet56,
-        resnet110,
-        plain20,
-        plain32,
-        plain44,
-        plain56,
-        plain110,
+_LENET = (1, 32, 32)     # a 32x32 field, the digits centred in it (LeCun et al. 1998)
+_CIFAR = (3, 32, 32)     # CIFAR-10 (He et al. 2016, Sect. 4.2)
+_IMAGENET = (3, 224, 224)
+
+#: name -> (constructor, the input one example of the model expects by default: (C, H, W)).
+_REGISTRY: dict[str, tuple[Callable[..., nn.Module], tuple[int, int, int]]] = {
+    fn.__name__: (fn, size)
+    for fn, size in (
+        (lenet5, _LENET),
+        (alexnet, _IMAGENET),
+        (vgg11, _IMAGENET),
+        (vgg13, _IMAGENET),
+        (vgg16, _IMAGENET),
+        (vgg19, _IMAGENET),
+        (vgg11_bn, _IMAGENET),
+        (vgg13_bn, _IMAGENET),
+        (vgg16_bn, _IMAGENET),
+        (vgg19_bn, _IMAGENET),
+        (googlenet, _IMAGENET),
+        (resnet18, _IMAGENET),
+        (resnet34, _IMAGENET),
+        (resnet50, _IMAGENET),
+        (resnet101, _IMAGENET),
+        (resnet152, _IMAGENET),
+        (resnet20, _CIFAR),
+        (resnet32, _CIFAR),
+        (resnet44, _CIFAR),
+        (resnet56, _CIFAR),
+        (resnet110, _CIFAR),
+        (plain20, _CIFAR),
+        (plain32, _CIFAR),
+        (plain44, _CIFAR),
+        (plain56, _CIFAR),
+        (plain110, _CIFAR),
     )
 }
 
@@ -84,14 +90,27 @@ def defaults(name: str) -> dict[str, Any]:
     return {p.name: p.default for p in inspect.signature(constructor).parameters.values()}
 
 
+def input_size(name: str) -> tuple[int, int, int]:
+    """The input one example of model ``name`` takes by default, ``(C, H, W)`` without the batch.
+
+    >>> input_size("resnet20"), input_size("lenet5")
+    ((3, 32, 32), (1, 32, 32))
+    """
+    return _REGISTRY[_check_name(name)][1]
+
+
 def _lookup(name: object) -> Callable[..., nn.Module]:
+    return _REGISTRY[_check_name(name)][0]
+
+
+def _check_name(name: object) -> str:
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {name!r} ({type(name).__name__}); known: {', '.join(names())}")
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name.lower(), names(), n=3)
         hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
         raise ValueError(f"unknown model name={name!r}.{hint} Known: {', '.join(names())}")
-    return _REGISTRY[name]
+    return name
 
 
 def get(name: str, num_classes: Optional[int] = None, **options: Any) -> nn.Module:
@@ -128,35 +147,11 @@ __all__ = [
     "ResNet",
     "VGG",
     "ZeroPadShortcut",
-    "alexnet",
     "count_parameters",
     "defaults",
     "get",
-    "googlenet",
-    "lenet5",
+    "input_size",
     "names",
-    "plain20",
-    "plain32",
-    "plain44",
-    "plain56",
-    "plain110",
     "projection_shortcut",
-    "resnet18",
-    "resnet20",
-    "resnet32",
-    "resnet34",
-    "resnet44",
-    "resnet50",
-    "resnet56",
-    "resnet101",
-    "resnet110",
-    "resnet152",
-    "vgg11",
-    "vgg11_bn",
-    "vgg13",
-    "vgg13_bn",
-    "vgg16",
-    "vgg16_bn",
-    "vgg19",
-    "vgg19_bn",
+    *_REGISTRY,  # every model's own constructor: lenet5, alexnet, vgg11, ...
 ]

@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .blocks import check_positive_int
+from .._geometry import check_int
 
 ALEXNET_VARIANTS = ("torchvision", "original")
 
@@ -98,8 +98,8 @@ class AlexNet(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        check_positive_int("num_classes", num_classes)
-        check_positive_int("in_channels", in_channels)
+        check_int(num_classes, "num_classes", minimum=1)
+        check_int(in_channels, "in_channels", minimum=1)
         if variant not in ALEXNET_VARIANTS:
             raise ValueError(f"variant={variant!r} is not one of {ALEXNET_VARIANTS}")
         if not 0.0 <= dropout < 1.0:

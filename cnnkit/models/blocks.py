@@ -108,13 +108,13 @@ def make_shortcut(in_channels: int, out_channels: int, stride: int, shortcut: st
     return projection_shortcut(in_channels, out_channels, stride)
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 convolutions with a shortcut around them (He et al. 2016, Fig. 2 / Fig. 5 left).
+class _Residual(nn.Module):
+    """What every residual block shares: its arguments, the shortcut around its layers and the join.
 
-    ``out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))``. With ``residual=False``
-    the shortcut is dropped and the block is a "plain" two-layer stack (the degradation
-    experiment of Sect. 4.1, Fig. 1 and Fig. 6). ``expansion`` is the ratio of output to
-    ``planes`` channels: 1 here, 4 in the bottleneck.
+    ``out = relu(layers(x) + shortcut(x))``, or ``relu(layers(x))`` for a plain block
+    (``residual=False``). A block defines its own layers in ``_layers`` and calls ``_join`` at the
+    end of ``forward``; the shortcut is registered after the layers, so the state_dict keeps
+    torchvision's order.
     """
 
     expansion: int = 1
@@ -129,60 +129,66 @@ class BasicBlock(nn.Module):
     ) -> None:
         super().__init__()
         check_shortcut(shortcut)
-        out_channels = planes * self.expansion
-        self.conv1 = conv3x3(in_channels, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = conv3x3(planes, out_channels)
-        self.bn2 = nn.BatchNorm2d(out_channels)
+        self._layers(in_channels, planes, stride)
         self.residual = residual
+        out_channels = planes * self.expansion
         self.downsample = make_shortcut(in_channels, out_channels, stride, shortcut) if residual else None
 
-    def forward(self, x: Tensor) -> Tensor:
-        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
-        out = self.bn2(self.conv2(out))
+    def _layers(self, in_channels: int, planes: int, stride: int) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _join(self, x: Tensor, out: Tensor) -> Tensor:
         if self.residual:
             identity = x if self.downsample is None else self.downsample(x)
             out = out + identity
         return F.relu(out, inplace=True)
 
 
-class Bottleneck(nn.Module):
+class BasicBlock(_Residual):
+    """Two 3x3 convolutions with a shortcut around them (He et al. 2016, Fig. 2 / Fig. 5 left).
+
+    ``out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))``. With ``residual=False``
+    the shortcut is dropped and the block is a "plain" two-layer stack (the degradation
+    experiment of Sect. 4.1, Fig. 1 and Fig. 6). ``expansion`` is the ratio of output to
+    ``planes`` channels: 1 here, 4 in the bottleneck. Arguments:
+    ``BasicBlock(in_channels, planes, stride=1, shortcut="B", residual=True)``.
+    """
+
+    expansion: int = 1
+
+    def _layers(self, in_channels: int, planes: int, stride: int) -> None:
+        self.conv1 = conv3x3(in_channels, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        return self._join(x, self.bn2(self.conv2(out)))
+
+
+class Bottleneck(_Residual):
     """1x1 (reduce) -> 3x3 -> 1x1 (expand x4), with a shortcut (He et al. 2016, Fig. 5 right).
 
     The stride sits on the 3x3 convolution, as in torchvision's "ResNet v1.5" (the paper puts
-    it on the first 1x1); the parameter count is the same either way.
+    it on the first 1x1); the parameter count is the same either way. Arguments as
+    :class:`BasicBlock`.
     """
 
     expansion: int = 4
 
-    def __init__(
-        self,
-        in_channels: int,
-        planes: int,
-        stride: int = 1,
-        shortcut: str = "B",
-        residual: bool = True,
-    ) -> None:
-        super().__init__()
-        check_shortcut(shortcut)
-        out_channels = planes * self.expansion
+    def _layers(self, in_channels: int, planes: int, stride: int) -> None:
         self.conv1 = conv1x1(in_channels, planes)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = conv3x3(planes, planes, stride)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = conv1x1(planes, out_channels)
-        self.bn3 = nn.BatchNorm2d(out_channels)
-        self.residual = residual
-        self.downsample = make_shortcut(in_channels, out_channels, stride, shortcut) if residual else None
+        self.conv3 = conv1x1(planes, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(self.conv1(x)), inplace=True)
         out = F.relu(self.bn2(self.conv2(out)), inplace=True)
-        out = self.bn3(self.conv3(out))
-        if self.residual:
-            identity = x if self.downsample is None else self.downsample(x)
-            out = out + identity
-        return F.relu(out, inplace=True)
+        return self._join(x, self.bn3(self.conv3(out)))
 
 
 Block = Union[type[BasicBlock], type[Bottleneck]]
@@ -228,39 +234,15 @@ def init_he(model: nn.Module, zero_init_residual: bool = False) -> None:
                 nn.init.zeros_(m.bn2.weight)
 
 
-def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` if it is a positive int (not bool), else raise TypeError/ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive int, got {value!r} ({type(value).__name__})")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def check_bool(name: str, value: object) -> bool:
-    """Return ``value`` if it is a bool, else raise TypeError naming it."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
-    return value
-
-
-def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
-    """Number of (trainable) parameters; works on models built on ``torch.device('meta')``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
 __all__ = [
     "SHORTCUTS",
     "BasicBlock",
     "Bottleneck",
     "ConvBNReLU",
     "ZeroPadShortcut",
-    "check_bool",
-    "check_positive_int",
     "check_shortcut",
     "conv1x1",
     "conv3x3",
-    "count_parameters",
     "init_he",
     "make_shortcut",
     "make_stage",

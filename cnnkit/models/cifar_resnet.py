@@ -25,7 +25,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .blocks import BasicBlock, check_bool, check_positive_int, check_shortcut, conv3x3, init_he, make_stage
+from .._geometry import check_bool, check_int
+from .blocks import BasicBlock, check_shortcut, conv3x3, init_he, make_stage
 
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
 """The depths of He et al. 2016, Table 6 (any 6n + 2 works)."""
@@ -58,18 +59,18 @@ class CifarResNet(nn.Module):
         zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
-        check_positive_int("depth", depth)
+        check_int(depth, "depth", minimum=1)
         if (depth - 2) % 6 != 0:
             raise ValueError(f"depth={depth} is not 6n+2; the paper uses {', '.join(map(str, CIFAR_DEPTHS))}")
-        check_positive_int("num_classes", num_classes)
-        check_positive_int("in_channels", in_channels)
+        check_int(num_classes, "num_classes", minimum=1)
+        check_int(in_channels, "in_channels", minimum=1)
         check_shortcut(shortcut)
-        check_bool("residual", residual)
-        check_bool("zero_init_residual", zero_init_residual)
+        check_bool(residual, "residual")
+        check_bool(zero_init_residual, "zero_init_residual")
         if len(widths) != 3:
             raise ValueError(f"widths={widths!r} must give the filters of the 3 stages, e.g. (16, 32, 64)")
         for w in widths:
-            check_positive_int("widths[i]", w)
+            check_int(w, "widths[i]", minimum=1)
 
         n = (depth - 2) // 6
         self.depth = depth

@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .blocks import ConvBNReLU, check_bool, check_positive_int
+from .._geometry import check_bool, check_int
+from .blocks import ConvBNReLU
 
 INCEPTION_TABLE: dict[str, tuple[int, int, int, int, int, int, int]] = {
     # name: (in_channels, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj) - Table 1
@@ -138,11 +139,11 @@ class GoogLeNet(nn.Module):
         paper_5x5: bool = False,
     ) -> None:
         super().__init__()
-        check_positive_int("num_classes", num_classes)
-        check_positive_int("in_channels", in_channels)
-        check_bool("aux_logits", aux_logits)
-        check_bool("transform_input", transform_input)
-        check_bool("paper_5x5", paper_5x5)
+        check_int(num_classes, "num_classes", minimum=1)
+        check_int(in_channels, "in_channels", minimum=1)
+        check_bool(aux_logits, "aux_logits")
+        check_bool(transform_input, "transform_input")
+        check_bool(paper_5x5, "paper_5x5")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
         if transform_input and in_channels != 3:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .blocks import check_bool, check_positive_int
+from .._geometry import check_bool, check_int
 
 LENET_VARIANTS = ("modern", "classic")
 
@@ -94,8 +94,8 @@ class PartialConv2d(nn.Module):
 
     def __init__(self, in_channels: int, table: tuple[tuple[int, ...], ...], kernel_size: int) -> None:
         super().__init__()
-        check_positive_int("in_channels", in_channels)
-        check_positive_int("kernel_size", kernel_size)
+        check_int(in_channels, "in_channels", minimum=1)
+        check_int(kernel_size, "kernel_size", minimum=1)
         if len(table) == 0 or any(len(inputs) == 0 or len(set(inputs)) != len(inputs) for inputs in table):
             raise ValueError(f"table={table!r} needs, for every output map, a non-empty list of distinct input maps")
         pairs = [(out, inp) for out, inputs in enumerate(table) for inp in inputs]
@@ -139,9 +139,9 @@ class LeNet5(nn.Module):
         partial_c3: bool = False,
     ) -> None:
         super().__init__()
-        check_positive_int("num_classes", num_classes)
-        check_positive_int("in_channels", in_channels)
-        check_bool("partial_c3", partial_c3)
+        check_int(num_classes, "num_classes", minimum=1)
+        check_int(in_channels, "in_channels", minimum=1)
+        check_bool(partial_c3, "partial_c3")
         if variant not in LENET_VARIANTS:
             raise ValueError(f"variant={variant!r} is not one of {LENET_VARIANTS}")
         if partial_c3 and variant != "classic":

@@ -25,7 +25,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .blocks import BasicBlock, Block, Bottleneck, check_bool, check_positive_int, init_he, make_stage
+from .._geometry import check_bool, check_int
+from .blocks import BasicBlock, Block, Bottleneck, init_he, make_stage
 
 STAGES: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, int]]] = {
     18: (BasicBlock, (2, 2, 2, 2)),
@@ -62,10 +63,10 @@ class ResNet(nn.Module):
         if len(layers) != 4:
             raise ValueError(f"layers={layers!r} must give the blocks of the 4 stages conv2_x..conv5_x")
         for count in layers:
-            check_positive_int("layers[i]", count)
-        check_positive_int("num_classes", num_classes)
-        check_positive_int("in_channels", in_channels)
-        check_bool("zero_init_residual", zero_init_residual)
+            check_int(count, "layers[i]", minimum=1)
+        check_int(num_classes, "num_classes", minimum=1)
+        check_int(in_channels, "in_channels", minimum=1)
+        check_bool(zero_init_residual, "zero_init_residual")
 
         # conv1: 7x7, 64, stride 2; then 3x3 max pool, stride 2 (Table 1).
         self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)

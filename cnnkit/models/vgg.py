@@ -30,7 +30,7 @@ from typing import Union
 import torch
 from torch import Tensor, nn
 
-from .blocks import check_bool, check_positive_int
+from .._geometry import check_bool, check_int
 
 CONFIGS: dict[str, list[Union[int, str]]] = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -77,7 +77,7 @@ class VGG(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        check_positive_int("num_classes", num_classes)
+        check_int(num_classes, "num_classes", minimum=1)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
         self.features = features
@@ -114,8 +114,8 @@ def vgg(
     """A VGG of ``depth`` 11, 13, 16 or 19 weight layers (configurations A, B, D, E)."""
     if depth not in DEPTH_TO_CONFIG:
         raise ValueError(f"depth={depth!r} is not a VGG depth; allowed: {sorted(DEPTH_TO_CONFIG)}")
-    check_positive_int("in_channels", in_channels)
-    check_bool("batch_norm", batch_norm)
+    check_int(in_channels, "in_channels", minimum=1)
+    check_bool(batch_norm, "batch_norm")
     features = make_features(CONFIGS[DEPTH_TO_CONFIG[depth]], batch_norm, in_channels)
     return VGG(features, num_classes, dropout)
 

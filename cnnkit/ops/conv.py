@@ -23,15 +23,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from ._args import (
-    Pad2d,
-    as_float_array,
-    check_int,
-    common_dtype,
-    conv_out_size,
-    conv_padding,
-    pair,
-)
+from .._geometry import AXES, Pad2d, as_pair, check_choice, check_int, conv_out_len, conv_padding, same_padding_split
+from ._args import as_float_array, common_dtype
 
 __all__ = ["correlate2d", "convolve2d", "conv2d_naive", "conv2d", "conv2d_backward", "CHUNK_BYTES"]
 
@@ -55,8 +48,7 @@ def correlate2d(image: Any, kernel: Any, mode: str = "valid") -> np.ndarray:
     """
     image = as_float_array(image, "image", ndim=2)
     kernel = as_float_array(kernel, "kernel", ndim=2)
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    check_choice(mode, "mode", MODES)
     if kernel.shape[0] == 0 or kernel.shape[1] == 0:
         raise ValueError(f"kernel must not be empty, got shape {kernel.shape}")
     dtype = common_dtype(image, kernel)
@@ -67,7 +59,7 @@ def correlate2d(image: Any, kernel: Any, mode: str = "valid") -> np.ndarray:
                              "use mode='same' or 'full' to pad the image")
         padded = image
     elif mode == "same":
-        padded = np.pad(image, (((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2)))
+        padded = np.pad(image, (same_padding_split(kh), same_padding_split(kw)))
     else:  # full
         padded = np.pad(image, ((kh - 1, kh - 1), (kw - 1, kw - 1)))
     windows = sliding_window_view(padded, (kh, kw))  # (out_h, out_w, kh, kw), a view: no copy
@@ -87,14 +79,14 @@ def convolve2d(image: Any, kernel: Any, mode: str = "valid") -> np.ndarray:
 # --------------------------------------------------------------------------- layer arguments
 
 def _conv_args(x: Any, w: Any, b: Any, stride: Any, padding: Any, dilation: Any, groups: Any):
-    """Validate a convolution layer's arguments; return them normalised and in one dtype."""
+    """Validate a convolution layer's arguments; return them normalised, in one dtype, with the output size."""
     x = as_float_array(x, "x", ndim=4)
     w = as_float_array(w, "w", ndim=4)
     if b is not None:
         b = as_float_array(b, "b", ndim=1)
     groups = check_int(groups, "groups", minimum=1)
-    stride = pair(stride, "stride", minimum=1)
-    dilation = pair(dilation, "dilation", minimum=1)
+    stride = as_pair(stride, "stride", minimum=1)
+    dilation = as_pair(dilation, "dilation", minimum=1)
     n, c_in, h, wd = x.shape
     c_out, c_per_group, kh, kw = w.shape
     if kh == 0 or kw == 0:
@@ -108,23 +100,14 @@ def _conv_args(x: Any, w: Any, b: Any, stride: Any, padding: Any, dilation: Any,
                          f"w.shape[1] * groups = {c_per_group} * {groups} = {c_per_group * groups}")
     if b is not None and b.shape[0] != c_out:
         raise ValueError(f"b must have one bias per output channel ({c_out}), got shape {b.shape}")
-    pads = conv_padding(padding, (kh, kw), dilation, stride)
-    for axis, (size, k, d) in enumerate(zip((h, wd), (kh, kw), dilation)):
-        padded = size + sum(pads[axis])
-        span = d * (k - 1) + 1
-        if span > padded:
-            raise ValueError(f"kernel {'height' if axis == 0 else 'width'} {k} (dilation {d}: spans {span}) is "
-                             f"larger than the padded input ({size} + padding {sum(pads[axis])} = {padded})")
+    pads = conv_padding(padding, (kh, kw), stride, dilation)
+    out_hw = tuple(conv_out_len(size, k, s, sum(p), d, where=f" (along the {AXES[axis]})")
+                   for axis, (size, k, s, p, d) in enumerate(zip((h, wd), (kh, kw), stride, pads, dilation)))
     dtype = common_dtype(x, w) if b is None else common_dtype(x, w, b)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     if b is not None:
         b = b.astype(dtype, copy=False)
-    return x, w, b, stride, pads, dilation, groups
-
-
-def _out_hw(hw: tuple[int, int], khw: tuple[int, int], stride, pads: Pad2d, dilation) -> tuple[int, int]:
-    return (conv_out_size(hw[0], khw[0], stride[0], sum(pads[0]), dilation[0]),
-            conv_out_size(hw[1], khw[1], stride[1], sum(pads[1]), dilation[1]))
+    return x, w, b, stride, pads, dilation, groups, out_hw
 
 
 # --------------------------------------------------------------------------- readable
@@ -137,14 +120,12 @@ def conv2d_naive(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 
     (padded) input under it. Stride moves the patch; dilation spreads its taps apart;
     groups let each filter see only its own slice of the input channels.
     """
-    x, w, b, (sh, sw), ((top, bottom), (left, right)), (dh, dw), groups = _conv_args(
+    x, w, b, (sh, sw), pads, (dh, dw), groups, (out_h, out_w) = _conv_args(
         x, w, b, stride, padding, dilation, groups)
-    n_batch, _, h, wd = x.shape
+    n_batch = x.shape[0]
     c_out, c_per_group, kh, kw = w.shape
     out_per_group = c_out // groups
-    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
-    out_h = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
-    out_w = (wd + left + right - dw * (kw - 1) - 1) // sw + 1
+    xp = np.pad(x, ((0, 0), (0, 0), *pads))
     out = np.zeros((n_batch, c_out, out_h, out_w), dtype=x.dtype)
     for n in range(n_batch):
         for co in range(c_out):
@@ -215,10 +196,9 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0,
     Returns ``(N, C_out, out_h, out_w)``. The backward pass needs only the inputs, so there is
     no cache: see :func:`conv2d_backward`.
     """
-    x, w, b, stride, pads, dilation, groups = _conv_args(x, w, b, stride, padding, dilation, groups)
+    x, w, b, stride, pads, dilation, groups, out_hw = _conv_args(x, w, b, stride, padding, dilation, groups)
     n, c_in, h, wd = x.shape
     c_out, cg, kh, kw = w.shape
-    out_hw = _out_hw((h, wd), (kh, kw), stride, pads, dilation)
     out = np.empty((n, c_out, out_hw[0], out_hw[1]), dtype=x.dtype)
     w_mat = w.reshape(groups, c_out // groups, cg * kh * kw)
     hp, wp = h + sum(pads[0]), wd + sum(pads[1])
@@ -249,10 +229,9 @@ def conv2d_backward(dout: Any, x: Any, w: Any, stride: Any = 1, padding: Any = 0
     and ``dcols = w.T @ dout``, whose columns are added back ("col2im") onto the input
     positions they were copied from -- overlapping patches add up.
     """
-    x, w, _, stride, pads, dilation, groups = _conv_args(x, w, None, stride, padding, dilation, groups)
+    x, w, _, stride, pads, dilation, groups, out_hw = _conv_args(x, w, None, stride, padding, dilation, groups)
     n, c_in, h, wd = x.shape
     c_out, cg, kh, kw = w.shape
-    out_hw = _out_hw((h, wd), (kh, kw), stride, pads, dilation)
     dout = as_float_array(dout, "dout", ndim=4).astype(x.dtype, copy=False)
     if dout.shape != (n, c_out, *out_hw):
         raise ValueError(f"dout must have the forward output's shape {(n, c_out, *out_hw)}, got {dout.shape}")

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._args import check_int, check_real
+from .._geometry import check_int, check_real
 
 __all__ = ["box", "gaussian", "sobel_x", "sobel_y", "sharpen", "identity", "FILTERS", "get",
            "lecture_box_example"]

@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._geometry import check_real
+
 __all__ = ["numeric_gradient", "rel_error"]
 
 
@@ -25,8 +27,7 @@ def numeric_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray, dout: Any = 
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         raise TypeError(f"x must be a float numpy array (float64 recommended), got {type(x).__name__}"
                         + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
-    if isinstance(h, bool) or not isinstance(h, (int, float)) or not h > 0:
-        raise ValueError(f"h must be a positive number, got {h!r}")
+    h = check_real(h, "h", positive=True)
     weight = 1.0 if dout is None else np.asarray(dout)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])

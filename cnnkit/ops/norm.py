@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ._args import as_float_array, check_bool, check_int, check_real
+from .._geometry import check_bool, check_int, check_real
+from ._args import as_float_array
 
 __all__ = ["local_contrast_norm", "local_contrast_norm_backward", "LCNCache", "gaussian_window_1d"]
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ._args import as_float_array, check_bool, check_int, check_real, pool_args, pool_out_size
+from .._geometry import AXES, check_bool, check_choice, check_int, check_real, pool_out_len, pool_window
+from ._args import as_float_array
 
 __all__ = [
     "PoolCache", "FeaturePoolCache",
@@ -85,16 +86,12 @@ class PoolCache:
 
 
 def _geometry(x: np.ndarray, kernel_size: Any, stride: Any, padding: Any, ceil_mode: Any) -> _Geometry:
-    k, s, p = pool_args(kernel_size, stride, padding)
+    k, s, p = pool_window(kernel_size, stride, padding)
     ceil_mode = check_bool(ceil_mode, "ceil_mode")
-    h, w = x.shape[2:]
     out_hw = []
     padded = []
-    for axis, size in enumerate((h, w)):
-        if k[axis] > size + 2 * p[axis]:
-            raise ValueError(f"kernel_size {k} is larger than the padded input "
-                             f"({h}+{2 * p[0]}, {w}+{2 * p[1]}) of x with shape {x.shape}")
-        o = pool_out_size(size, k[axis], s[axis], p[axis], ceil_mode)
+    for axis, size in enumerate(x.shape[2:]):
+        o = pool_out_len(size, k[axis], s[axis], p[axis], ceil_mode, where=f" (along the {AXES[axis]})")
         out_hw.append(o)
         padded.append(max(size + 2 * p[axis], (o - 1) * s[axis] + k[axis]))
     return _Geometry(tuple(x.shape), k, s, p, tuple(out_hw), tuple(padded))
@@ -257,8 +254,7 @@ def pool2d_naive(x: Any, kind: str, kernel_size: Any, stride: Any = None, paddin
     ``kind`` is ``"max"``, ``"avg"`` or ``"lp"``. Each output looks at the part of its window
     that lies on the input (padding adds nothing to a max or a sum).
     """
-    if kind not in POOL_KINDS:
-        raise ValueError(f"kind must be one of {POOL_KINDS}, got {kind!r}")
+    check_choice(kind, "kind", POOL_KINDS)
     x = _pool_input(x)
     g = _geometry(x, kernel_size, stride, padding, ceil_mode)
     p = check_real(norm_type, "norm_type", minimum=1.0)
@@ -299,8 +295,7 @@ def feature_pool(x: Any, group_size: int, kind: str = "max",
     """
     x = _pool_input(x)
     group_size = check_int(group_size, "group_size", minimum=1)
-    if kind not in FEATURE_POOL_KINDS:
-        raise ValueError(f"kind must be one of {FEATURE_POOL_KINDS}, got {kind!r}")
+    check_choice(kind, "kind", FEATURE_POOL_KINDS)
     n, c, h, w = x.shape
     if c % group_size:
         raise ValueError(f"group_size={group_size} must divide the number of channels C={c}")

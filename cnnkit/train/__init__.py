@@ -14,8 +14,8 @@ from __future__ import annotations
 from .cli import main
 from .diagnostics import layer_gradient_norms
 from .history import KEYS, History
-from .loop import (AMP_CHOICES, OPTIMIZERS, SCHEDULES, NonFiniteLossError, evaluate, fit, resolve_amp,
-                   set_seed)
+from .loop import (AMP_CHOICES, OPTIMIZERS, SCHEDULES, NonFiniteLossError, TrainConfig, evaluate, fit,
+                   resolve_amp, set_seed)
 
-__all__ = ["fit", "evaluate", "History", "KEYS", "layer_gradient_norms", "set_seed", "main",
+__all__ = ["fit", "evaluate", "TrainConfig", "History", "KEYS", "layer_gradient_norms", "set_seed", "main",
            "NonFiniteLossError", "resolve_amp", "OPTIMIZERS", "SCHEDULES", "AMP_CHOICES"]

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .._geometry import check_choice
+
 
 @dataclass(frozen=True)
 class Ranks:
@@ -61,10 +63,15 @@ def stop(created: bool) -> None:
         dist.destroy_process_group()
 
 
+#: The reductions :func:`all_reduce` offers.
+REDUCE_OPS = ("sum", "max", "min")
+
+
 def all_reduce(tensor: torch.Tensor, ranks: Ranks, op: str = "sum") -> torch.Tensor:
-    """Sum (or max) ``tensor`` over all ranks in place; a no-op for a single process."""
+    """Sum (or max, or min) ``tensor`` over all ranks in place; a no-op for a single process."""
+    check_choice(op, "op", REDUCE_OPS)
     if ranks.enabled:
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
+        dist.all_reduce(tensor, op=getattr(dist.ReduceOp, op.upper()))
     return tensor
 
 

@@ -9,11 +9,13 @@ state, and DistributedDataParallel when started by ``torchrun``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._geometry import check_choice, check_int, check_real
+from ..modules import check_module, eval_mode, module_device
 from . import checkpoint as ckpt
 from . import distributed
 from .history import History
@@ -37,45 +41,94 @@ class NonFiniteLossError(FloatingPointError):
 
 def set_seed(seed: int) -> None:
     """Seed Python's, NumPy's and torch's (CPU and CUDA) random generators at once."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = check_int(seed, "seed")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
 # ----------------------------------------------------------------------------- arguments
-def _split_data(data):
-    """(x_train, y_train), (x_test, y_test) from a DataBundle or a (train, test) pair."""
-    train = getattr(data, "train", None)
-    test = getattr(data, "test", None)
-    if train is None or test is None:
-        try:
-            train, test = data
-            (_, _), (_, _) = train, test
-        except (TypeError, ValueError):
-            raise TypeError("data must be a DataBundle (cnnkit.data.load) or a pair ((x_train, y_train), "
-                            f"(x_test, y_test)), got {type(data).__name__}") from None
-    (xtr, ytr), (xte, yte) = train, test
-    return (torch.as_tensor(xtr), torch.as_tensor(ytr)), (torch.as_tensor(xte), torch.as_tensor(yte))
+@dataclass(frozen=True)
+class TrainConfig:
+    """What a training run is: the settings that decide its result, as its checkpoint records them.
+
+    :func:`fit` builds it from its keywords (``n_train`` from the data). Every checkpoint stores
+    it, and ``resume=True`` continues only a run written with the same settings. Where and how
+    the run executes (device, autocast, memory layout, compilation, progress bar) is not part of
+    it: those are the run's, not the result's.
+    """
+
+    epochs: int
+    lr: float
+    batch_size: int
+    optimizer: str = "sgd"
+    schedule: str = "onecycle"
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    augment: str | None = None
+    seed: int = 0
+    n_train: int = 0
+
+    def __post_init__(self) -> None:
+        # Checked, and stored as plain ints and floats (a checkpoint holds plain values only).
+        for name, check in (("epochs", lambda v: check_int(v, "epochs", minimum=1)),
+                            ("lr", lambda v: check_real(v, "lr", positive=True)),
+                            ("batch_size", lambda v: check_int(v, "batch_size", minimum=1)),
+                            ("weight_decay", lambda v: check_real(v, "weight_decay", minimum=0.0)),
+                            ("momentum", lambda v: check_real(v, "momentum", minimum=0.0)),
+                            ("seed", lambda v: check_int(v, "seed")),
+                            ("n_train", lambda v: check_int(v, "n_train", minimum=0))):
+            object.__setattr__(self, name, check(getattr(self, name)))
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(self.schedule, "schedule", SCHEDULES)
+        check_choice(self.augment, "augment", AUGMENT_CHOICES)
+
+    def record(self) -> dict:
+        """The settings as plain values, as a checkpoint stores them."""
+        return dataclasses.asdict(self)
+
+    def differences(self, recorded: dict) -> dict:
+        """``{name: (recorded, now)}`` for the settings a checkpoint recorded otherwise."""
+        now = self.record()
+        return {k: (recorded[k], now[k]) for k in now if k in recorded and recorded[k] != now[k]}
 
 
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+@dataclass(frozen=True)
+class _Run:
+    """How this process executes a :class:`TrainConfig`: not recorded (a run may resume elsewhere)."""
+
+    device: torch.device
+    use_amp: bool
+    channels_last: bool
+    compile: bool
+    checkpoint: Path | None
+    resume: bool
+    progress: bool
+    ranks: distributed.Ranks
 
 
-def _check_number(name: str, value, *, positive: bool = False, integer: bool = False) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) \
-            or value < 0 or (positive and value == 0):
-        what = "a positive" if positive else "a non-negative"
-        raise ValueError(f"{name} must be {what} {'int' if integer else 'number'}, got {value!r}")
+def _xy_splits(data, name: str, splits: tuple[str, ...], form: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The ``(x, y)`` tensors of each split: a DataBundle's ``.train`` / ``.test``, or pairs.
+
+    With one split, ``data`` itself is the pair ``(x, y)``; with several, a pair of pairs.
+    """
+    parts = [getattr(data, split, None) for split in splits]
+    if any(part is None for part in parts):
+        parts = [data] if len(splits) == 1 else data
+    try:
+        (x0, y0), *rest = parts
+        pairs = [(x0, y0)] + [(x, y) for x, y in rest]
+        if len(pairs) != len(splits):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a DataBundle (cnnkit.data.load) or {form}, "
+                        f"got {type(data).__name__}") from None
+    return [(torch.as_tensor(x), torch.as_tensor(y)) for x, y in pairs]
 
 
 def resolve_amp(amp, device: torch.device) -> bool:
     """Whether to autocast to bfloat16: ``"auto"`` means on CUDA devices that support bf16."""
-    _check_choice("amp", amp, AMP_CHOICES)
+    check_choice(amp, "amp", AMP_CHOICES)
     if amp == "auto":
         return device.type == "cuda" and torch.cuda.is_bf16_supported()
     if amp and device.type == "cuda" and not torch.cuda.is_bf16_supported():
@@ -129,23 +182,18 @@ def _eval_sums(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: i
     """[loss sum, correct, count] over this rank's share of (x, y), summed over ranks."""
     sums = torch.zeros(3, dtype=torch.float64 if device.type != "mps" else torch.float32, device=device)
     idx = torch.arange(ranks.rank, len(x), ranks.world_size, device=x.device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(idx), batch_size):
-                part = idx[start:start + batch_size]
-                xb = x[part].to(device, torch.float32, non_blocking=True)
-                yb = y[part].to(device, torch.int64, non_blocking=True)
-                if channels_last:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                with _autocast(device, use_amp):
-                    out = model(xb)
-                sums[0] += F.cross_entropy(out.float(), yb, reduction="sum")
-                sums[1] += (out.argmax(1) == yb).sum()
-                sums[2] += len(yb)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        for start in range(0, len(idx), batch_size):
+            part = idx[start:start + batch_size]
+            xb = x[part].to(device, torch.float32, non_blocking=True)
+            yb = y[part].to(device, torch.int64, non_blocking=True)
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with _autocast(device, use_amp):
+                out = model(xb)
+            sums[0] += F.cross_entropy(out.float(), yb, reduction="sum")
+            sums[1] += (out.argmax(1) == yb).sum()
+            sums[2] += len(yb)
     return distributed.all_reduce(sums, ranks)
 
 
@@ -154,25 +202,15 @@ def evaluate(model: nn.Module, data_or_xy, batch_size: int = 512, device=None, a
 
     ``data_or_xy`` is a DataBundle (its test split is used) or a pair ``(x, y)``.
     ``device=None`` evaluates where the model's parameters are; a device name moves the
-    model there first. The model's train/eval mode is left as it was.
+    model there first. Every layer's train/eval mode is left as it was.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _check_number("batch_size", batch_size, positive=True, integer=True)
-    if hasattr(data_or_xy, "test"):
-        x, y = data_or_xy.test
-    else:
-        try:
-            x, y = data_or_xy
-        except (TypeError, ValueError):
-            raise TypeError("data_or_xy must be a DataBundle or a pair (x, y), "
-                            f"got {type(data_or_xy).__name__}") from None
-    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    check_module(model)
+    check_int(batch_size, "batch_size", minimum=1)
+    ((x, y),) = _xy_splits(data_or_xy, "data_or_xy", ("test",), "a pair (x, y)")
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must be non-empty and equally long, got {len(x)} and {len(y)}")
     if device is None:
-        param = next(model.parameters(), None)
-        dev = param.device if param is not None else torch.device("cpu")
+        dev = module_device(model) or torch.device("cpu")
     else:
         dev = training_device(device, distributed.Ranks())
         model.to(dev)
@@ -203,23 +241,15 @@ def fit(model: nn.Module, data, epochs: int, lr: float, batch_size: int, optimiz
     ``on_epoch_end(history)`` is called on every rank after each epoch's checkpoint.
     The model is returned in eval mode, ready for inference.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _check_number("epochs", epochs, positive=True, integer=True)
-    _check_number("lr", lr, positive=True)
-    _check_number("batch_size", batch_size, positive=True, integer=True)
-    _check_number("weight_decay", weight_decay)
-    _check_number("momentum", momentum)
-    _check_choice("optimizer", optimizer, OPTIMIZERS)
-    _check_choice("schedule", schedule, SCHEDULES)
-    _check_choice("augment", augment, AUGMENT_CHOICES)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    check_module(model)
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=PATH to resume from")
     if on_epoch_end is not None and not callable(on_epoch_end):
         raise TypeError(f"on_epoch_end must be callable, got {type(on_epoch_end).__name__}")
-    train, test = _split_data(data)
+    train, test = _xy_splits(data, "data", ("train", "test"), "a pair ((x_train, y_train), (x_test, y_test))")
+    config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, schedule=schedule,
+                         weight_decay=weight_decay, momentum=momentum, augment=augment, seed=seed,
+                         n_train=len(train[0]))
     for split, (x, y) in (("train", train), ("test", test)):
         if x.ndim != 4 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
             raise ValueError(f"{split} split must be images (N, C, H, W) and N labels, "
@@ -227,81 +257,72 @@ def fit(model: nn.Module, data, epochs: int, lr: float, batch_size: int, optimiz
 
     ranks = distributed.ranks_from_env()
     dev = training_device(device, ranks)
-    use_amp = resolve_amp(amp, dev)
+    run = _Run(device=dev, use_amp=resolve_amp(amp, dev), channels_last=channels_last and dev.type == "cuda",
+               compile=compile, checkpoint=None if checkpoint is None else Path(checkpoint), resume=resume,
+               progress=progress, ranks=ranks)
     created = distributed.start(ranks, dev)
     try:
-        return _train(model, train, test, ranks, dev, use_amp, epochs=epochs, lr=lr, batch_size=batch_size,
-                      optimizer=optimizer, schedule=schedule, weight_decay=weight_decay, momentum=momentum,
-                      augment=augment, channels_last=channels_last and dev.type == "cuda", compile=compile,
-                      checkpoint=checkpoint, resume=resume, seed=seed, progress=progress,
-                      on_epoch_end=on_epoch_end)
+        return _train(model, train, test, config, run, on_epoch_end)
     finally:
         distributed.stop(created)
 
 
-def _config(**kw) -> dict:
-    return {k: kw[k] for k in ("epochs", "lr", "batch_size", "optimizer", "schedule", "augment", "seed", "n_train")}
-
-
-def _train(model, train, test, ranks, dev, use_amp, *, epochs, lr, batch_size, optimizer, schedule, weight_decay,
-           momentum, augment, channels_last, compile, checkpoint, resume, seed, progress, on_epoch_end) -> History:
+def _train(model, train, test, config: TrainConfig, run: _Run, on_epoch_end) -> History:
     from cnnkit.data.loader import DeviceLoader
 
-    set_seed(seed)
+    dev, ranks = run.device, run.ranks
+    set_seed(config.seed)
     model.to(dev)
-    if channels_last:
+    if run.channels_last:
         model.to(memory_format=torch.channels_last)
     # A last batch of one image would break BatchNorm ("expected more than 1 value per channel").
     per_rank = math.ceil(len(train[0]) / ranks.world_size)
-    loader = DeviceLoader(*train, batch_size, shuffle=True, augment=augment, device=dev, seed=seed,
-                          rank=ranks.rank, world_size=ranks.world_size,
-                          drop_last=per_rank > batch_size and per_rank % batch_size == 1)
+    loader = DeviceLoader(*train, config.batch_size, shuffle=True, augment=config.augment, device=dev,
+                          seed=config.seed, rank=ranks.rank, world_size=ranks.world_size,
+                          drop_last=per_rank > config.batch_size and per_rank % config.batch_size == 1)
     test = (test[0].to(dev, torch.float32), test[1].to(dev, torch.int64))  # evaluated every epoch
     steps = len(loader)
-    opt = _make_optimizer(optimizer, model, lr, weight_decay, momentum)
-    sched = _make_schedule(schedule, opt, lr, epochs * steps, cycle_momentum=optimizer != "sgd" or momentum > 0)
-    config = _config(epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, schedule=schedule,
-                     augment=augment, seed=seed, n_train=len(train[0]))
+    opt = _make_optimizer(config.optimizer, model, config.lr, config.weight_decay, config.momentum)
+    sched = _make_schedule(config.schedule, opt, config.lr, config.epochs * steps,
+                           cycle_momentum=config.optimizer != "sgd" or config.momentum > 0)
 
     history, first_epoch = History(), 0
-    if resume and Path(checkpoint).exists():
-        history, first_epoch = _resume(checkpoint, dev, config, model, opt, sched)
+    if run.resume and run.checkpoint.exists():
+        history, first_epoch = _resume(run.checkpoint, dev, config, model, opt, sched)
 
     net = model
     if ranks.enabled:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    if compile:
+    if run.compile:
         net = torch.compile(net)
-    show = progress and ranks.is_main
     bar = None
-    if show and first_epoch < epochs:
+    if run.progress and ranks.is_main and first_epoch < config.epochs:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=(epochs - first_epoch) * steps, unit="batch", dynamic_ncols=True, leave=True)
+        bar = tqdm(total=(config.epochs - first_epoch) * steps, unit="batch", dynamic_ncols=True, leave=True)
     try:
-        for epoch in range(first_epoch, epochs):
+        for epoch in range(first_epoch, config.epochs):
             t_epoch = time.perf_counter()
             loader.set_epoch(epoch)
-            sums, last_lr = _train_epoch(net, loader, opt, sched, dev, use_amp, channels_last, ranks, bar,
-                                         epoch=epoch, epochs=epochs, lr=lr)
+            sums, last_lr = _train_epoch(net, loader, opt, sched, config, run, bar, epoch)
             train_s = time.perf_counter() - t_epoch
             distributed.all_reduce(sums, ranks)
             distributed.average_buffers(model, ranks)
             loss_sum, correct, count = sums.tolist()
-            test_loss, test_correct, test_count = _eval_sums(model, *test, 512, dev, use_amp, channels_last,
+            test_loss, test_correct, test_count = _eval_sums(model, *test, 512, dev, run.use_amp, run.channels_last,
                                                              ranks).tolist()
             history.append(epoch=epoch + 1, train_loss=loss_sum / count, train_acc=correct / count,
                            test_loss=test_loss / test_count, test_acc=test_correct / test_count, lr=last_lr,
                            images_per_s=count / train_s, seconds=time.perf_counter() - t_epoch)
             if bar is not None:
                 row = history.row(-1)
-                bar.write(f"epoch {epoch + 1}/{epochs}  train loss {row['train_loss']:.4f} acc "
+                bar.write(f"epoch {epoch + 1}/{config.epochs}  train loss {row['train_loss']:.4f} acc "
                           f"{100 * row['train_acc']:.2f}%  test loss {row['test_loss']:.4f} acc "
                           f"{100 * row['test_acc']:.2f}%  lr {row['lr']:.2e}  {row['images_per_s']:.0f} img/s")
-            if checkpoint is not None and ranks.is_main:
+            if run.checkpoint is not None and ranks.is_main:
                 ckpt.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                            "scheduler": sched.state_dict(), "rng": ckpt.rng_state(), "epochs_done": epoch + 1,
-                           "history": dict(history), "config": config}, checkpoint)
+                           "history": dict(history), "config": config.record()}, run.checkpoint)
             if on_epoch_end is not None:
                 on_epoch_end(history)
     finally:
@@ -312,11 +333,11 @@ def _train(model, train, test, ranks, dev, use_amp, *, epochs, lr, batch_size, o
     return history
 
 
-def _resume(checkpoint, dev, config: dict, model, opt, sched) -> tuple[History, int]:
+def _resume(checkpoint: Path, dev, config: TrainConfig, model, opt, sched) -> tuple[History, int]:
     """Load weights, optimizer, schedule and random states; return the history and epochs done."""
     state = ckpt.load(checkpoint, map_location=dev)
-    if state["config"] != config:
-        changed = {k: (state["config"].get(k), v) for k, v in config.items() if state["config"].get(k) != v}
+    changed = config.differences(state["config"])
+    if changed:
         raise ValueError(f"checkpoint {checkpoint} was written with other settings (saved, now): {changed}; "
                          "resume with the same settings or start afresh with resume=False")
     model.load_state_dict(state["model"])
@@ -326,13 +347,14 @@ def _resume(checkpoint, dev, config: dict, model, opt, sched) -> tuple[History, 
     return History(state["history"]), int(state["epochs_done"])
 
 
-def _train_epoch(net, loader, opt, sched, dev, use_amp, channels_last, ranks, bar, *, epoch, epochs, lr):
+def _train_epoch(net, loader, opt, sched, config: TrainConfig, run: _Run, bar, epoch: int):
     """One pass over the loader; returns the [loss sum, correct, count] of this rank and the last lr.
 
     The sums stay on the device: reading them (``.item()``) would make the CPU wait for
     the GPU after every step. On the CPU, where waiting costs nothing, the loss is checked
     for NaN after every step; on a GPU every 25 steps (the error still names the first bad one).
     """
+    dev = run.device
     check_every = 1 if dev.type == "cpu" else 25
     steps = len(loader)
     sums = torch.zeros(3, dtype=torch.float64 if dev.type != "mps" else torch.float32, device=dev)
@@ -340,9 +362,9 @@ def _train_epoch(net, loader, opt, sched, dev, use_amp, channels_last, ranks, ba
     last_lr = sched.get_last_lr()[0]
     net.train()
     for step, (xb, yb) in enumerate(loader):
-        if channels_last:
+        if run.channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        with _autocast(dev, use_amp):
+        with _autocast(dev, run.use_amp):
             out = net(xb)
             loss = F.cross_entropy(out, yb)
         opt.zero_grad(set_to_none=True)
@@ -357,9 +379,9 @@ def _train_epoch(net, loader, opt, sched, dev, use_amp, channels_last, ranks, ba
             sums[2] += len(yb)
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(value), step, first_bad)
         if (step + 1) % check_every == 0 or step + 1 == steps:
-            _raise_if_bad(first_bad, epoch, steps, lr, ranks)
+            _raise_if_bad(first_bad, epoch, steps, config.lr, run.ranks)
             if bar is not None:
-                bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=False)
+                bar.set_description(f"epoch {epoch + 1}/{config.epochs}", refresh=False)
                 bar.set_postfix(loss=f"{sums[0].item() / max(sums[2].item(), 1):.4f}", refresh=False)
         if bar is not None:
             bar.update(1)
@@ -371,9 +393,10 @@ def _train_epoch(net, loader, opt, sched, dev, use_amp, channels_last, ranks, ba
 def _raise_if_bad(first_bad: torch.Tensor, epoch: int, steps: int, lr: float, ranks) -> None:
     flag = first_bad.clone()
     if ranks.enabled:  # every rank must learn of it, or the others would wait for ever
-        flag = torch.where(flag < 0, torch.full_like(flag, 2**62), flag)
-        distributed.all_reduce(flag.neg_(), ranks, op="max").neg_()
-        flag = torch.where(flag == 2**62, torch.full_like(flag, -1), flag)
+        never = torch.iinfo(flag.dtype).max
+        flag = torch.where(flag < 0, torch.full_like(flag, never), flag)
+        distributed.all_reduce(flag, ranks, op="min")  # the earliest bad step of any rank
+        flag = torch.where(flag == never, torch.full_like(flag, -1), flag)
     bad = int(flag.item())
     if bad >= 0:
         raise NonFiniteLossError(
