@@ -20,10 +20,10 @@ to be read; :func:`conv2d` and the pooling functions are the fast ones, tested a
 """
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 # filters, gradcheck and _args are numpy only and never import the reference ops below.
+from .. import _lazy
 from . import filters, gradcheck
 
 # name -> submodule that defines it. Imported on first use (PEP 562), so ``import cnnkit.ops``,
@@ -33,12 +33,15 @@ _LAZY = {
     **dict.fromkeys(("relu", "relu_backward", "softmax_cross_entropy"), "activations"),
     **dict.fromkeys(("conv2d", "conv2d_backward", "conv2d_naive", "convolve2d", "correlate2d"), "conv"),
     **dict.fromkeys(("local_contrast_norm", "local_contrast_norm_backward"), "norm"),
+    **dict.fromkeys(("batch_norm", "batch_norm_backward", "global_avg_pool", "global_avg_pool_backward"),
+                    "batchnorm"),
     **dict.fromkeys(("avg_pool2d", "avg_pool2d_backward", "feature_pool", "feature_pool_backward", "lp_pool2d",
                      "lp_pool2d_backward", "max_pool2d", "max_pool2d_backward", "pool2d_naive"), "pool"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
     from .activations import relu, relu_backward, softmax_cross_entropy
+    from .batchnorm import batch_norm, batch_norm_backward, global_avg_pool, global_avg_pool_backward
     from .conv import conv2d, conv2d_backward, conv2d_naive, convolve2d, correlate2d
     from .norm import local_contrast_norm, local_contrast_norm_backward
     from .pool import (
@@ -59,6 +62,7 @@ __all__ = [
     "lp_pool2d", "lp_pool2d_backward", "pool2d_naive",
     "feature_pool", "feature_pool_backward",
     "local_contrast_norm", "local_contrast_norm_backward",
+    "batch_norm", "batch_norm_backward", "global_avg_pool", "global_avg_pool_backward",
     "relu", "relu_backward", "softmax_cross_entropy",
     "gradcheck", "filters",
 ]
@@ -69,12 +73,8 @@ def __getattr__(name: str) -> Any:
 
     An ImportError of that submodule propagates unchanged.
     """
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _lazy.load(__name__, _LAZY, globals(), name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return _lazy.names(globals(), _LAZY)
