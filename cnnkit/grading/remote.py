@@ -33,8 +33,8 @@ from typing import Any
 #: Packages whose functions the grader takes from its own installation when a student's name is
 #: bound to one of them (``conv2d = cnnkit.ops.conv2d``): then the grader's own integrity check
 #: sees the call into the reference code.
-TRUSTED_FUNCTION_PACKAGES = ("cnnkit.ops", "cnnkit.nn", "cnnkit.arith", "cnnkit.models", "cnnkit.summary",
-                             "cnnkit.viz")
+TRUSTED_FUNCTION_PACKAGES = ("cnnkit.ops", "cnnkit._geometry", "cnnkit.nn", "cnnkit.arith", "cnnkit.models",
+                             "cnnkit.modules", "cnnkit.summary", "cnnkit.viz")
 #: Top-level packages a module name coming from the kernel may be imported from in the grader.
 TRUSTED_MODULES = ("numpy", "math", "cnnkit", "torch", "statistics", "itertools", "functools", "collections")
 #: Classes a handle may claim to be an instance of (so ``isinstance(m, nn.Conv2d)`` works on a
