@@ -280,6 +280,7 @@ class KernelSession:
         self.channel_dir = Path(channel_dir)
         self.interrupt = interrupt
         self.deadline = float("inf")
+        self._last_prefix = self.channel_dir / "ans-none"  # the files of the request under way
 
     def lookup(self, names: list[str]) -> dict[str, Any]:
         """The student's values of ``names`` (those that exist in the kernel's namespace)."""
@@ -321,8 +322,6 @@ class KernelSession:
         finally:
             self._cleanup()
             sys.setprofile(previous)
-
-    _last_prefix: Path = Path("/nonexistent")
 
     def _exchange(self, request: dict) -> dict:
         token = uuid.uuid4().hex

@@ -413,10 +413,3 @@ class SandboxKernelManager(AsyncKernelManager):
             self.limit_events.append(f"processes ({refused} forks refused)")
         remove_cgroup(self._cgroup)
         self._cgroup = None
-
-    def limits_in_force(self) -> str:
-        """A short account of the bounds, for the report (e.g. ``processes <= 256 (cgroup)``)."""
-        limits = self.spec.limits
-        how = "cgroup" if self._cgroup is not None else "rlimit"
-        return (f"memory <= {limits.memory_bytes >> 20} MiB, processes <= {limits.processes} ({how}), "
-                f"CPU <= {limits.cpu_seconds} s")
