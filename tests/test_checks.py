@@ -480,17 +480,92 @@ def test_unknown_mistake_is_explained_without_a_name():
 
 def test_prerequisite_helper_is_blamed():
     flipped = next(m for m in MISTAKES if m.id == "correlate2d.flipped_kernel").mutant
+    short = next(m for m in MISTAKES if m.id == "correlate2d.drops_last").mutant
 
     def edge_strength(image):                      # right formula, on a wrong correlate2d
         return np.hypot(flipped(image, SOBEL_X), flipped(image, SOBEL_X.T))
 
     assert check(edge_strength).passed             # |flipped Sobel| gives the same magnitude
 
-    def convolve2d(image, kernel):
-        return flipped(image, np.rot90(np.asarray(kernel, dtype=float), 2))
+    def convolve2d(image, kernel):                 # forgets the flip, on a correlate2d that drops a row
+        return short(image, kernel)
 
-    result = check(convolve2d, correlate2d=flipped)
+    result = check(convolve2d, correlate2d=short)
     assert not result.passed and "uses your correlate2d, which fails its own check" in result.message
+
+
+# =========================================================================== one mistake, one loss
+
+def _mistake(mistake_id: str):
+    return next(m for m in MISTAKES if m.id == mistake_id).mutant
+
+
+@pytest.mark.parametrize("wrong", ["correlate2d.drops_last", "correlate2d.square_kernel", "correlate2d.same_size",
+                                   "correlate2d.flipped_kernel"])
+def test_convolve2d_built_on_a_wrong_correlate2d_is_not_charged_again(wrong):
+    correlate2d = _mistake(wrong)
+
+    def convolve2d(image, kernel):
+        return correlate2d(image, np.asarray(kernel, dtype=float)[::-1, ::-1])
+
+    def edge_strength(image):
+        return np.sqrt(correlate2d(image, SOBEL_X) ** 2 + correlate2d(image, SOBEL_X.T) ** 2)
+
+    for func in (convolve2d, edge_strength):
+        result = check(func, correlate2d=correlate2d)
+        assert result.passed, result.message
+        if not check(func).passed:  # judged on the kit's correlate2d it fails: the note says why it passed
+            assert "judged with your own correlate2d" in result.message
+    assert not check(correlate2d, name="correlate2d").passed   # the mistake still costs its own cell
+
+
+def test_a_composition_that_could_not_be_caught_is_judged_on_the_kit():
+    """A correlate2d that returns zeros cannot tell right from wrong compositions: no credit for it."""
+    def correlate2d(image, kernel):
+        image, kernel = np.asarray(image), np.asarray(kernel)
+        return np.zeros((image.shape[0] - kernel.shape[0] + 1, image.shape[1] - kernel.shape[1] + 1))
+
+    def convolve2d(image, kernel):
+        return correlate2d(image, kernel)
+
+    def edge_strength(image):
+        return correlate2d(image, SOBEL_X)
+
+    assert not check(convolve2d, correlate2d=correlate2d).passed
+    assert not check(edge_strength, correlate2d=correlate2d).passed
+
+
+def test_shift_experiment_on_a_wrong_pool2d():
+    pool2d = _mistake("pool2d.h_over_s")
+
+    def shift_experiment(maps, shift=1, kernel_size=3):
+        maps = np.asarray(maps, dtype=float)
+        shifted = np.zeros_like(maps)
+        shifted[..., shift:] = maps[..., :maps.shape[-1] - shift]
+        same = lambda a, b: float(np.mean(np.isclose(a, b)))  # noqa: E731
+        return same(maps, shifted), same(pool2d(maps, kernel_size, 1, "max"), pool2d(shifted, kernel_size, 1, "max"))
+
+    def no_pooling(maps, shift=1, kernel_size=3):
+        detector, _ = shift_experiment(maps, shift, kernel_size)
+        return detector, detector
+
+    assert check(shift_experiment, pool2d=pool2d).passed
+    assert not check(no_pooling, name="shift_experiment", pool2d=pool2d).passed
+
+
+def test_conv2d_parts_charge_stride_and_the_core_separately():
+    def conv2d_no_bias(x, w, b=None, stride=1, padding=0):
+        return ops.conv2d(x, w, None, stride=stride, padding=padding)
+
+    def conv2d_no_stride(x, w, b=None, stride=1, padding=0):
+        return ops.conv2d(x, w, b, stride=1, padding=padding)
+
+    assert not check(conv2d_no_bias, name="conv2d", part="basic").passed
+    assert check(conv2d_no_bias, name="conv2d", part="stride_padding").passed
+    assert check(conv2d_no_stride, name="conv2d", part="basic").passed
+    assert not check(conv2d_no_stride, name="conv2d", part="stride_padding").passed
+    with pytest.raises(ValueError, match="part='strides'.*'basic', 'stride_padding'"):
+        check(conv2d_no_bias, name="conv2d", part="strides")
 
 
 def test_pair_mistake_seen_from_the_other_function():

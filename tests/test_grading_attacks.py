@@ -83,7 +83,7 @@ SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN 
 #: Autograded points of a1 (the other 4 of its 30 are graded by hand).
 AUTO_POINTS = 26.0
 #: What the controls must score, autograded points only.
-CONTROL_SCORES = {"honest": 26.0, "untouched": 0.0, "wrong": 4.0, "conv2d_none": 16.0}
+CONTROL_SCORES = {"honest": 26.0, "untouched": 0.0, "wrong": 11.0, "conv2d_none": 16.0}
 #: Words the report may use for a submission stopped by a limit of the sandbox.
 LIMIT_WORDS = ("resource limit", "kernel died", "timeout", "error")
 #: Seconds the fixture waits after the grader returns before it looks for processes left behind.
@@ -219,7 +219,9 @@ def untouched(kit: Kit):
 def wrong(kit: Kit):
     """A plain wrong submission: correlate2d adds 1 everywhere, conv2d returns zeros of the right shape.
 
-    Only the two size functions are right: 4 points.
+    The two size functions are right (4 points), and convolve2d and edge_strength are right on top of
+    that correlate2d, so they are judged on it (one mistake, one loss: 3 + 4 points): 11 points. A
+    conv2d of zeros gives its stride cell nothing to judge on, so both conv2d cells fail.
     """
     nb = solved(kit.source, kit.release)
     replace_in_cell(nb, "correlate2d", "return out", "return out + 1")

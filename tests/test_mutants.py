@@ -8,9 +8,10 @@ with that function redefined by the mistake's mutant (its source, renamed, in a 
 the function's own cell: exactly what a student's one wrong line produces). Each mutant must
 
 * lose points, in the graded cells that check its function, at a visible line (the student saw
-  the failing check before handing in), and nowhere else (one mistake, one loss), except in the
-  functions the instructions build on it (convolve2d and edge_strength reuse correlate2d,
-  shift_experiment reuses pool2d) and a3's end-to-end training cell, which needs every part;
+  the failing check before handing in), and nowhere else (one mistake, one loss): not in the
+  functions the instructions build on it (convolve2d and edge_strength on correlate2d,
+  shift_experiment on pool2d), not in a3's training cell, and, for conv2d, whose two cells check
+  two parts (``check(conv2d, part=...)``), in one of them only;
 * be named in the student's feedback: the diagnosis of :func:`cnnkit.checks.check`, produced
   where the grader decides the verdict, with the lecture section to read.
 """
@@ -36,12 +37,9 @@ from cnnkit.grading.sandbox import available, unavailable_reason
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 ASSIGNMENTS = ["a1_convolution", "a2_pooling_normalization", "a3_cnn_from_scratch"]
-#: a3's training cell needs every part of the network to work: a mistake anywhere may also cost it.
-END_TO_END = {"a3_cnn_from_scratch": {"test_training"}}
-#: Functions the instructions tell students to build on another one: its mistakes may cost them too.
-BUILT_ON = {"correlate2d": ("convolve2d", "edge_strength"), "pool2d": ("shift_experiment",)}
 #: Graded with the real command in every run; the rest of the catalogue is checked without grading.
-NAMED = ("conv2d.no_shape_checks", "pool2d.h_over_s", "pool2d_backward.max_all_ties",
+NAMED = ("conv2d.no_shape_checks", "conv2d.stride_on_kernel_index", "conv2d.pad_one_side", "correlate2d.drops_last",
+         "correlate2d.square_kernel", "pool2d.h_over_s", "pool2d.stride_ignored", "pool2d_backward.max_all_ties",
          "pool2d_backward.l2_nan_zero_window", "init_params.variance_as_std", "train.no_momentum",
          "train.no_shuffle", "conv2d_backward.dw_divided_by_n")
 PER_ASSIGNMENT = 15
@@ -104,6 +102,12 @@ def checking_cells(nb, function: str) -> set[str]:
     if not found:
         raise KeyError(f"no graded cell checks {function}")
     return found
+
+
+def _checks_in_parts(nb, function: str) -> bool:
+    """The function's cells check one part each (``check(conv2d, part="basic")``)."""
+    return any(re.search(rf"\bcheck\({re.escape(function)}\b[^)]*\bpart=", cell.source)
+               for cell in nb.cells if cell.cell_type == "code")
 
 
 def _student_id(mistake) -> str:
@@ -173,9 +177,6 @@ def test_every_mistake_loses_points_once_at_a_visible_check_and_is_named(graded)
         student = _student_id(mistake)
         report = reports[student]
         own = checking_cells(honest, mistake.function)
-        allowed = own | END_TO_END.get(name, set())
-        for user in BUILT_ON.get(mistake.function, ()):
-            allowed |= checking_cells(honest, user)
         failed = _failed_cells(course, name, student)
         if report.auto_score >= report.auto_max:
             problems.append(f"{mistake.id}: full marks ({report.auto_score:g})")
@@ -184,9 +185,11 @@ def test_every_mistake_loses_points_once_at_a_visible_check_and_is_named(graded)
         if not charged:
             problems.append(f"{mistake.id}: its own cells {sorted(own)} passed; failed: {sorted(failed)}")
             continue
-        extra = set(failed) - allowed
+        extra = set(failed) - own
         if extra:
             problems.append(f"{mistake.id}: also charged in {sorted(extra)}")
+        if _checks_in_parts(honest, mistake.function) and len(charged) > 1:
+            problems.append(f"{mistake.id}: charged in both parts' cells {sorted(charged)}")
         for cell_id in charged:
             where = [int(m.group(1)) for line in failed[cell_id]
                      for m in [re.search(rf'File "<cell {cell_id}>", line (\d+)', line)] if m]

@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from ._core import (
     Case,
+    Outcome,
     Spec,
     Unavailable,
     Verdict,
@@ -129,6 +130,10 @@ def check(func: Callable, name: str | None = None, **helpers: Any) -> CheckResul
     kind = helpers.pop("kind", None)
     if kind is not None and not any(arg.name == "kind" for case in spec.cases() for arg in case.args):
         raise TypeError(f"check({fname}) takes no kind=: its function has no 'kind' argument")
+    part = helpers.pop("part", None)
+    if part is not None and part not in spec.parts:
+        allowed = ", ".join(repr(p) for p in spec.parts) or "none (its checks are not split)"
+        raise ValueError(f"check({fname}) got part={part!r}; its parts are {allowed}")
     unknown = sorted(set(helpers) - set(spec.required) - set(spec.optional))
     if unknown:
         takes = ", ".join(f"{h}=" for h in (*spec.required, *spec.optional)) or "no helpers"
@@ -138,7 +143,7 @@ def check(func: Callable, name: str | None = None, **helpers: Any) -> CheckResul
         example = ", ".join(f"{h}={_helper_function(fname, h)}" for h in missing)
         raise TypeError(f"check({fname}) needs {example}: pass your own function, as in check({fname}, {example})")
     try:
-        return _run(spec, func, helpers, kind)
+        return _run(spec, func, helpers, kind, part)
     except Unavailable as why:
         return CheckResult(fname, False, f"{fname}: cannot be checked: {why}")
     except ImportError as exc:
@@ -157,22 +162,70 @@ def _of_kind(case, kind: str | None) -> bool:
     return any(arg.name == "kind" and arg.value == kind for arg in case.args)
 
 
-def _run(spec: Spec, func: Callable, helpers: dict, kind: str | None = None) -> CheckResult:
+def _built_on(spec: Spec, func: Callable, cases: list[Case], helpers: dict) -> list[Outcome | None] | None:
+    """Per case, what ``func`` should return when built on the student's own prerequisite; None when
+    the spec has no such judgment or it could not catch this function's own mistakes (the student's
+    prerequisite is too broken to tell a right composition from a wrong one)."""
+    if spec.built_on is None:
+        return None
+    own: list[Outcome | None] = []
+    for case in cases:
+        outcome = invoke(lambda: spec.built_on(func, case, helpers)) if case.raises is None else None
+        own.append(outcome if outcome is not None and (outcome.error is not None or outcome.value) else None)
+    values = [list(o.value) if o is not None and o.error is None else [] for o in own]
+    if not any(values) or (spec.informative is not None and not spec.informative(cases, values, helpers)):
+        return None
+    return own
+
+
+def _agrees_with_own(spec: Spec, case: Case, outcome: Outcome, own: Outcome | None) -> Verdict | None:
+    """The verdict when the student's function does what it should on their own prerequisite:
+    returns its result, or raises what the prerequisite raised (a convolve2d on a correlate2d that
+    refuses non-square kernels refuses them too)."""
+    if own is None:
+        return None
+    if own.error is not None:
+        if outcome.error is not None and type(outcome.error).__name__ == type(own.error).__name__:
+            return Verdict(True, outcome)
+        return None
+    verdict = judge(spec, case, outcome, list(own.value))
+    return verdict if verdict.ok else None
+
+
+def _built_on_note(spec: Spec, helpers: dict) -> str:
+    given = [p for p in spec.prerequisites if p in helpers]
+    if given:
+        names = " and ".join(given)
+        return (f"judged with your own {names}, which differs from the kit's; that mistake costs points "
+                f"in {given[0]}'s own cell only")
+    return "the strided and padded results judged against your own stride-1 results"
+
+
+def _run(spec: Spec, func: Callable, helpers: dict, kind: str | None = None, part: str | None = None) -> CheckResult:
     name = spec.name
     if spec.precheck is not None:
         problem = spec.precheck(helpers)
         if problem:
             return CheckResult(name, False, f"{name}: cannot be checked yet: {problem}")
-    all_cases = [c for c in spec.cases() if _of_kind(c, kind)]
+    all_cases = [c for c in spec.cases() if _of_kind(c, kind) and (part is None or spec.parts[part](c))]
     cases = [c for c in all_cases if all(h in helpers for h in c.needs)]
     notes = sorted({spec.skipped_note.get(h, "") for c in all_cases if c not in cases for h in c.needs} - {""})
     run = spec.run or default_run
+    own = _built_on(spec, func, cases, helpers)
     verdicts: list[Verdict] = []
-    for case in cases:
+    leaned_on_own = False
+    for index, case in enumerate(cases):
         expected = None if case.raises is not None else spec.expected(case, helpers)
         outcome = invoke(lambda: run(func, case, helpers))
-        verdicts.append(judge(spec, case, outcome, expected))
+        verdict = judge(spec, case, outcome, expected)
+        if not verdict.ok and own is not None:
+            relative = _agrees_with_own(spec, case, outcome, own[index])
+            if relative is not None:
+                verdict, leaned_on_own = relative, True
+        verdicts.append(verdict)
     failures = [i for i, v in enumerate(verdicts) if not v.ok]
+    if leaned_on_own:
+        notes.append(_built_on_note(spec, helpers))
     if not failures:
         note = f" ({'; '.join(notes)})" if notes else ""
         return CheckResult(name, True, f"{name}: all {len(cases)} checks passed{note}", None, len(cases), 0)

@@ -120,6 +120,12 @@ class Spec:
     precheck: Callable[[dict], str | None] | None = None
     call_words: str = ""                 # how a call reads in a message, when not "name(...)"
     skipped_note: dict[str, str] = field(default_factory=dict)  # helper -> note when it is missing
+    # "One mistake, one loss": what the function should return when built on the student's own
+    # prerequisite (or, for conv2d's stride, on its own stride-1 result); accepted besides the
+    # reference when ``informative`` says that judgment can still catch this function's mistakes.
+    built_on: Callable[[Callable, Case, dict], list[Any]] | None = None
+    informative: Callable[[list[Case], list[list[Any]], dict], bool] | None = None
+    parts: dict[str, Callable[[Case], bool]] = field(default_factory=dict)  # part name -> its cases
 
 
 # --------------------------------------------------------------------------- formatting

@@ -76,6 +76,49 @@ def _convolve_expected(case: Case, helpers: dict) -> list:
     return [_ops().convolve2d(*args)]
 
 
+def _convolve_built_on(func, case: Case, helpers: dict) -> list:
+    """What a convolve2d built on the student's own correlate2d returns: the flipped kernel's correlation."""
+    (image, kernel), _ = case.call_args()
+    return [helpers["correlate2d"](image, np.asarray(kernel, dtype=float)[::-1, ::-1])]
+
+
+def _close(a, b) -> bool:
+    try:
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == b.shape and bool(np.allclose(a, b, equal_nan=True))
+
+
+def _sees_the_flip(cases: list[Case], own: list[list], helpers: dict) -> bool:
+    """The student's correlate2d tells a kernel from its rotation somewhere, so a convolve2d that
+    forgets the flip is still caught when judged on it."""
+    for case, results in zip(cases, own):
+        if results:
+            (image, kernel), _ = case.call_args()
+            try:
+                unflipped = helpers["correlate2d"](image, kernel)
+            except Exception:  # noqa: BLE001 - the student's function may raise anything
+                continue
+            if not _close(unflipped, results[0]):
+                return True
+    return False
+
+
+def _varies(cases: list[Case], own: list[list], helpers: dict) -> bool:
+    """Some result built on the student's own pieces is not a constant array: a function that
+    returns zeros (or any constant) is still caught when judged on them."""
+    for results in own:
+        for value in results:
+            try:
+                a = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                continue
+            if a.size > 1 and np.all(np.isfinite(a)) and np.ptp(a) > 1e-9:
+                return True
+    return False
+
+
 # --------------------------------------------------------------------------- conv2d
 
 def conv2d_cases() -> list[Case]:
@@ -92,7 +135,9 @@ def conv2d_cases() -> list[Case]:
         Case([A(ints(8, (1, 1, 7, 6)), "x"), A(ints(9, (1, 1, 3, 3), -2, 3), "w"), A("np.array([0.25])", "b"),
               Arg("stride", 3, **kw), Arg("padding", 2, **kw)]),
         Case([A(ints(10, (1, 2, 4, 5)), "x"), A(ints(11, (3, 2, 2, 2), -2, 3), "w"),
-              Arg("stride", 1, **kw), Arg("padding", 1, **kw)], label="no bias (b=None)"),
+              Arg("stride", 1, **kw), Arg("padding", 0, **kw)], label="no bias (b=None)"),
+        Case([A(ints(12, (1, 2, 5, 4)), "x"), A(ints(13, (2, 2, 3, 2), -2, 3), "w"),
+              Arg("stride", 1, **kw), Arg("padding", 1, **kw)], label="no bias, padding 1"),
         Case([A("np.ones((1, 3, 5, 5))", "x"), A("np.ones((1, 1, 3, 3))", "w")], raises=ValueError,
              reason="3 input channels, but the filters expect 1"),
         Case([A("np.ones((2, 5, 5))", "x"), A("np.ones((1, 2, 3, 3))", "w")], raises=ValueError,
@@ -105,6 +150,25 @@ def conv2d_cases() -> list[Case]:
 def _conv2d_expected(case: Case, helpers: dict) -> list:
     args, kwargs = case.call_args()
     return [_ops().conv2d(*args, **kwargs)]
+
+
+def _strided(case: Case) -> bool:
+    _, kwargs = case.call_args()
+    return kwargs.get("stride", 1) != 1 or kwargs.get("padding", 0) != 0
+
+
+def _conv2d_built_on(func, case: Case, helpers: dict) -> list:
+    """Stride and padding judged on the student's own stride-1 result: pad x with zeros, correlate
+    at stride 1, keep every stride-th output. A mistake in the channel sum or the bias is charged
+    to the stride-1 cell, not again here."""
+    if not _strided(case):
+        return []
+    args, kwargs = case.call_args()
+    x, w, *rest = args
+    s, p = kwargs.get("stride", 1), kwargs.get("padding", 0)
+    x = np.pad(np.asarray(x, dtype=float), ((0, 0), (0, 0), (p, p), (p, p)))
+    full = np.asarray(func(x, w, *rest, stride=1, padding=0), dtype=float)
+    return [full[..., ::s, ::s]]
 
 
 # --------------------------------------------------------------------------- sizes
@@ -180,6 +244,16 @@ def edge_strength_cases() -> list[Case]:
     ]
 
 
+def _edge_built_on(func, case: Case, helpers: dict) -> list:
+    """The edge strength computed with the student's own correlate2d."""
+    f = _filters()
+    (image,), _ = case.call_args()
+    correlate2d = helpers["correlate2d"]
+    gx = np.asarray(correlate2d(image, f.sobel_x()), dtype=float)
+    gy = np.asarray(correlate2d(image, f.sobel_y()), dtype=float)
+    return [np.hypot(gx, gy)]
+
+
 def _edge_expected(case: Case, helpers: dict) -> list:
     ops, f = _ops(), _filters()
     (image,), _ = case.call_args()
@@ -189,12 +263,13 @@ def _edge_expected(case: Case, helpers: dict) -> list:
 SPECS = [
     Spec("correlate2d", A1, correlate2d_cases, _correlate_expected),
     Spec("convolve2d", A1, convolve2d_cases, _convolve_expected, optional=("correlate2d",),
-         prerequisites=("correlate2d",)),
-    Spec("conv2d", A1, conv2d_cases, _conv2d_expected),
+         prerequisites=("correlate2d",), built_on=_convolve_built_on, informative=_sees_the_flip),
+    Spec("conv2d", A1, conv2d_cases, _conv2d_expected, built_on=_conv2d_built_on, informative=_varies,
+         parts={"basic": lambda c: not _strided(c), "stride_padding": _strided}),
     Spec("conv_output_size", A1, conv_output_size_cases, _conv_output_size_expected, observe=observe_number),
     Spec("conv_param_count", A1, conv_param_count_cases, _conv_param_count_expected, observe=observe_number),
     Spec("edge_strength", A1, edge_strength_cases, _edge_expected, optional=("correlate2d",),
-         prerequisites=("correlate2d",)),
+         prerequisites=("correlate2d",), built_on=_edge_built_on, informative=_varies),
 ]
 
 __all__ = ["SPECS", "ints"]

@@ -214,6 +214,23 @@ def _shift_expected(case: Case, helpers: dict) -> list:
     return [(detector, pooled)]
 
 
+def _shift_built_on(func, case: Case, helpers: dict) -> list:
+    """The two fractions with the max pooling done by the student's own pool2d."""
+    (maps, shift, k), _ = case.call_args()
+    shifted = np.zeros_like(maps)
+    shifted[..., shift:] = maps[..., :maps.shape[-1] - shift]
+    pool2d = helpers["pool2d"]
+    detector = float(np.mean(np.isclose(maps, shifted)))
+    pooled = float(np.mean(np.isclose(pool2d(maps, k, 1, "max"), pool2d(shifted, k, 1, "max"))))
+    return [(detector, pooled)]
+
+
+def _pooling_shows(cases: list[Case], own: list[list], helpers: dict) -> bool:
+    """The student's pool2d makes a difference somewhere (its pooled fraction is neither 1 nor the
+    detector fraction), so a shift_experiment that skips or fakes the pooling is still caught."""
+    return any(results and results[0][1] not in (1.0, results[0][0]) for results in own)
+
+
 def observe_fractions(value) -> list[Entry]:
     if isinstance(value, (str, bytes, dict)) or value is None or not hasattr(value, "__len__") or len(value) != 2:
         raise Malformed(f"returned {describe_value(value)}: expected (detector_same, pooled_same)")
@@ -228,5 +245,5 @@ SPECS = [
     Spec("local_contrast_norm", A2, lcn_cases, _lcn_expected),
     Spec("receptive_field", A2, receptive_field_cases, _receptive_field_expected, observe=observe_rf),
     Spec("shift_experiment", A2, shift_experiment_cases, _shift_expected, observe=observe_fractions,
-         optional=("pool2d",), prerequisites=("pool2d",)),
+         optional=("pool2d",), prerequisites=("pool2d",), built_on=_shift_built_on, informative=_pooling_shows),
 ]
