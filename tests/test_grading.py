@@ -187,6 +187,97 @@ def test_cli_reports_bad_arguments(tmp_path, capsys):
     assert "jobs must be" in capsys.readouterr().err
 
 
+def test_grading_imports_where_fcntl_and_resource_do_not_exist():
+    """Unix-only modules are imported where they are used, so ``import cnnkit.grading`` works on Windows."""
+    code = ("import sys; sys.modules['fcntl'] = sys.modules['resource'] = None\n"
+            "import cnnkit.grading\n"
+            "from cnnkit.grading import checks, nbgrader_glue, pipeline, policy, pool, report, synthetic, worker\n"
+            "try:\n"
+            "    with open(sys.argv[1], 'w') as fh: pipeline._lock_exclusively(fh)\n"
+            "except RuntimeError as exc: print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code, os.devnull], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "neither fcntl nor msvcrt" in done.stdout  # Linux has no msvcrt: a clear error, at locking time
+
+
+def test_one_grading_run_per_assignment_at_a_time(tmp_path):
+    from types import SimpleNamespace
+
+    from cnnkit.grading.pipeline import _locked
+
+    run = SimpleNamespace(course=tmp_path, assignment="ps1", work=tmp_path / ".cnnkit-grade" / "ps1")
+    with _locked(run):
+        with pytest.raises(RuntimeError, match="another grading run of 'ps1'"):
+            with _locked(run):
+                pass
+    with _locked(run):  # released at the end of the block
+        pass
+
+
+def test_worker_messages_round_trip_and_refuse_anything_malformed():
+    from cnnkit.grading.worker import Answer, MessageError, Started, Task, read_message
+
+    task = Task("/course", "ps1", "s01", "/run/students/s01", "/run/snapshot.db", cell_timeout=4, sandboxed=False)
+    assert Task.from_json(task.to_json()) == task
+    answer = Answer("s01", ok=True, log="...", missing=["ps2"], limits=["ps1: cell 3: memory"], autograded="/x")
+    assert Answer.from_json(answer.to_json()) == answer
+    assert read_message(Started("s01").to_json(), (Started, Answer)) == Started("s01")
+    line = answer.to_json()
+    for bad, match in [
+        (line[:40], "not JSON"),                                          # cut short by a killed worker
+        ('["done"]', "not a JSON object"),
+        (line.replace('"ok": true, ', ""), "missing field.* ok"),
+        (line.replace('"log"', '"logs"'), "missing field.* log; unknown field.* logs"),
+        (line.replace('"ok": true', '"ok": 1'), "ok must be bool"),
+        (line.replace('["ps2"]', '["ps2", 7]'), "missing must be list"),
+        (line.replace('"autograded": "/x"', '"autograded": 3'), "autograded must be"),
+        (Started("s01").to_json(), "event 'started' where 'done' was expected"),
+    ]:
+        with pytest.raises(MessageError, match=match):
+            Answer.from_json(bad)
+    with pytest.raises(MessageError, match="cell_timeout"):
+        Task.from_json(task.to_json().replace('"cell_timeout": 4', '"cell_timeout": 4.5'))
+
+
+_FAKE_WORKER = """
+import sys, time
+from cnnkit.grading.worker import Answer, Started, Task
+for line in sys.stdin:
+    task = Task.from_json(line)
+    print(Started(task.student).to_json(), flush=True)
+    if task.student == "cut":        # killed half-way through its answer
+        sys.stdout.write('{"event": "done", "stud'); sys.stdout.flush(); sys.exit(1)
+    elif task.student == "garbled":  # a line with fields missing, then still busy
+        print('{"event": "done", "student": "garbled", "ok": true}', flush=True); time.sleep(120)
+    elif task.student == "other":    # an answer about someone else
+        print(Answer("s99", ok=True).to_json(), flush=True)
+    else:
+        print(Answer(task.student, ok=True, log="fine").to_json(), flush=True)
+"""
+
+
+def test_pool_turns_a_malformed_answer_into_a_failed_student(tmp_path):
+    from cnnkit.grading.pipeline import _failure, _worker_env
+    from cnnkit.grading.pool import UNREADABLE, WORKER_DIED, WorkerPool
+    from cnnkit.grading.worker import Answer, Task
+
+    names = ["good", "garbled", "other", "cut", "after"]
+    tasks = [Task("/c", "ps1", name, str(tmp_path / name), "/s.db") for name in names]
+    pool = WorkerPool(1, log_dir=tmp_path / "logs", env=_worker_env(), command=[sys.executable, "-c", _FAKE_WORKER])
+    start = time.monotonic()
+    outcomes = {o.task.student: o for o in pool.run(tasks, limit=60)}
+    assert time.monotonic() - start < 60, "a worker that sent garbage was waited for"
+    assert sorted(outcomes) == sorted(names)
+    for name in ("good", "after"):
+        assert outcomes[name].failure is None and outcomes[name].answer.log == "fine"
+    assert (outcomes["garbled"].failure, outcomes["garbled"].answer) == (UNREADABLE, None)
+    assert "missing field" in outcomes["garbled"].detail
+    assert outcomes["other"].failure == UNREADABLE and "'s99'" in outcomes["other"].detail
+    assert outcomes["cut"].failure == WORKER_DIED
+    status, message = _failure(outcomes["garbled"], Answer("garbled"), 60)
+    assert status == rp.ERROR and message.startswith("unreadable answer from the grading worker: ")
+
+
 # ---------------------------------------------------------------- slow: a whole class on nbgrader
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 #: nbgrader writes this ename into a cell that ran past ``Execute.timeout``.
 CELL_TIMEOUT_ENAME = "CellTimeoutError"
@@ -114,13 +115,7 @@ def tampered_cells(nb, locked: list[LockedCell], *, begin: str = "BEGIN HIDDEN T
 
 def timed_out_cells(nb) -> list[str]:
     """The cells (grade id, or ``cell N``) that nbgrader interrupted for exceeding the per-cell limit."""
-    names = []
-    for index, cell in enumerate(nb.cells):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and output.get("ename") == CELL_TIMEOUT_ENAME:
-                names.append(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index}")
-                break
-    return names
+    return [name for name, errors in _cell_errors(nb) if any(e.get("ename") == CELL_TIMEOUT_ENAME for e in errors)]
 
 
 #: Errors that mean the sandbox's bounds stopped the student's code (not a bug of the grader).
@@ -132,18 +127,27 @@ _LIMIT_TEXT = re.compile(r"Cannot allocate memory|Resource temporarily unavailab
 def limit_hits(nb) -> list[str]:
     """The cells (grade id, or ``cell N``) whose code hit a sandbox bound, e.g. ``"cell 3: memory"``."""
     hits = []
-    for index, cell in enumerate(nb.cells):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") != "error":
-                continue
-            kind = _LIMIT_ERRORS.get(output.get("ename", ""))
-            if kind is None and _LIMIT_TEXT.search(str(output.get("evalue", ""))):
-                kind = "resources"
-            if kind is not None:
-                name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index}"
-                hits.append(f"{name}: {kind}")
-                break
+    for name, errors in _cell_errors(nb):
+        kinds = [kind for kind in map(_limit_kind, errors) if kind is not None]
+        if kinds:
+            hits.append(f"{name}: {kinds[0]}")
     return hits
+
+
+def _limit_kind(error: dict) -> str | None:
+    """Which bound an error output shows was hit (``memory``, ``processes``, ``resources``), if any."""
+    kind = _LIMIT_ERRORS.get(error.get("ename", ""))
+    if kind is None and _LIMIT_TEXT.search(str(error.get("evalue", ""))):
+        kind = "resources"
+    return kind
+
+
+def _cell_errors(nb) -> Iterator[tuple[str, list[dict]]]:
+    """Each cell with error outputs: its name (grade id, or ``cell N``) and those outputs."""
+    for index, cell in enumerate(nb.cells):
+        errors = [output for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+        if errors:
+            yield cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index}", errors
 
 
 _KERNEL_DIED = re.compile(r"DeadKernelError|Kernel died|kernel.*(died|dead|crashed)", re.IGNORECASE)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checks import LockedCell
+from .report import atomic_replace
 
 
 @contextmanager
@@ -197,20 +198,22 @@ def roster(db_url: str, course_id: str) -> list[str]:
 
 def export_grades(db_url: str, course_id: str, dest: str | os.PathLike) -> None:
     """nbgrader's CSV export (``nbgrader export``) written atomically to ``dest``."""
-    import tempfile
-
     from nbgrader.api import Gradebook
     from nbgrader.plugins import CsvExportPlugin
 
-    dest = Path(dest)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o644)
-    try:
-        plugin = CsvExportPlugin(to=tmp)
+    with atomic_replace(dest) as tmp:
+        plugin = CsvExportPlugin(to=str(tmp))
         with Gradebook(db_url, course_id) as gb:
             plugin.export(gb)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def run_converter(converter_class, coursedir, cfg) -> dict:
+    """Run an nbgrader converter (Autograde, GenerateFeedback ...) over existing output, its log captured.
+
+    Returns nbgrader's ``capture_log`` result: ``success``, and the ``log`` and ``error`` texts.
+    """
+    from nbgrader.utils import capture_log
+
+    converter = converter_class(coursedir=coursedir, config=cfg)
+    converter.force = True
+    return capture_log(converter)

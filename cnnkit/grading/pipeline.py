@@ -12,11 +12,14 @@ The steps, for one assignment of an nbgrader course:
    limit is killed with its kernel;
 4. ``nbgrader export`` to ``grades.csv``, and a report with one row per student whose status
    says why a score is what it is.
+
+:func:`grade` reads as its stages, one small function each: lock the assignment's work folder,
+collect who is to be graded, resume (keep what an earlier run settled), grade the rest in
+workers, export.
 """
 from __future__ import annotations
 
 import argparse
-import fcntl
 import glob
 import os
 import re
@@ -25,11 +28,17 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
 from . import report as rp
 from .report import StudentReport
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only: the workers' modules load when grading starts
+    from .pool import Outcome
+    from .worker import Answer, Task
 
 #: Wall-clock seconds one submission may take (all its notebooks) when --timeout is not given.
 DEFAULT_TIMEOUT = 1800.0
@@ -58,6 +67,66 @@ def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1
     / ``.txt`` in the course folder and returns the reports, one per student, sorted by id.
     """
     course = _check_args(assignment, course_dir, jobs, timeout, cell_timeout, collect, force, students)
+    _require_sandbox(sandbox)
+    run = _open_course(course, assignment, jobs=jobs, limit=DEFAULT_TIMEOUT if timeout is None else float(timeout),
+                       cell_timeout=None if cell_timeout is None else int(cell_timeout), sandbox=sandbox,
+                       progress=progress)
+    with _locked(run):
+        chosen, submitted = _collect(run, collect, students)
+        reports, todo = _resume(run, chosen, submitted, force)
+        reports.update(_grade_in_workers(run, todo))
+        return _export(run, reports)
+
+
+# ---------------------------------------------------------------- the stages of grade()
+
+@dataclass
+class _Run:
+    """What one call of :func:`grade` works with: the course as nbgrader sees it, and the options."""
+
+    course: Path
+    assignment: str
+    cfg: Any                  # the course's traitlets Config
+    coursedir: Any            # nbgrader's CourseDirectory for the assignment
+    max_score: float
+    jobs: int = 1
+    limit: float = DEFAULT_TIMEOUT
+    cell_timeout: int | None = None
+    sandbox: bool = True
+    progress: Callable[[StudentReport], None] | None = None
+
+    @property
+    def db_url(self) -> str:
+        return self.coursedir.db_url
+
+    @property
+    def course_id(self) -> str:
+        return self.coursedir.course_id
+
+    @property
+    def work(self) -> Path:
+        """The run's own folder in the course: its lock, each student's state, the workers' scratch."""
+        return self.course / WORK_DIR / self.assignment
+
+    def save(self, report: StudentReport, stamp: str | None) -> None:
+        """Record atomically that a student is settled, for the submission of ``stamp`` (a later run keeps them)."""
+        rp.save_state(self._state_file(report.student), report, submission_timestamp=stamp)
+
+    def saved(self, student: str) -> tuple[StudentReport, dict] | None:
+        """What an earlier run recorded for ``student``, if anything."""
+        return rp.load_state(self._state_file(student))
+
+    def tell(self, report: StudentReport) -> None:
+        """Hand a settled student's row to ``progress``, if there is one."""
+        if self.progress:
+            self.progress(report)
+
+    def _state_file(self, student: str) -> Path:
+        return self.work / "state" / f"{student}.json"
+
+
+def _require_sandbox(sandbox: bool) -> None:
+    """RuntimeError when the sandbox is asked for and this machine has none (``--unsandboxed`` says otherwise)."""
     if not isinstance(sandbox, bool):
         raise TypeError(f"sandbox must be True or False, got {sandbox!r}")
     if sandbox:
@@ -68,57 +137,113 @@ def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1
             raise RuntimeError(f"cannot run student code in a sandbox on this machine: {reason}; install "
                                "bubblewrap, or pass --unsandboxed to run it with your own rights (every report "
                                "row then says so)")
-    limit = DEFAULT_TIMEOUT if timeout is None else float(timeout)
-    from .nbgrader_glue import assignment_facts, export_grades, load_config, make_coursedir, roster, sqlite_path
+
+
+def _open_course(course: Path, assignment: str, **options) -> _Run:
+    """Read the course's config and gradebook; the run's options go into the :class:`_Run`.
+
+    A folder that is no course, an assignment never generated, a mistake in ``c.CnnkitGrader``:
+    each is a ValueError here, before anything is written.
+    """
+    from .nbgrader_glue import assignment_facts, load_config, make_coursedir, sqlite_path
     from .policy import sandbox_policy
 
     cfg = load_config(course)
-    sandbox_policy(cfg, assignment)  # a mistake in c.CnnkitGrader is reported before anyone is graded
+    sandbox_policy(cfg, assignment)
     coursedir = make_coursedir(cfg, assignment_id=assignment)
-    db_url, course_id = coursedir.db_url, coursedir.course_id
-    _check_course(course, sqlite_path(db_url))  # nothing is written into a folder that is no course
-    assignment_facts(db_url, course_id, assignment)  # nor for an assignment that was never generated
-    work = course / WORK_DIR / assignment
-    work.mkdir(parents=True, exist_ok=True)
-    with open(work / "lock", "w") as lock:
+    _check_course(course, sqlite_path(coursedir.db_url))
+    facts = assignment_facts(coursedir.db_url, coursedir.course_id, assignment)
+    return _Run(course, assignment, cfg, coursedir, facts.max_score, **options)
+
+
+@contextmanager
+def _locked(run: _Run) -> Iterator[None]:
+    """Hold the assignment's lock file for the block: two runs never grade one assignment of a course at once."""
+    run.work.mkdir(parents=True, exist_ok=True)
+    with open(run.work / "lock", "w") as handle:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_exclusively(handle)
         except BlockingIOError:
-            raise RuntimeError(f"another grading run of {assignment!r} is using {course}") from None
-        if collect is not None:
-            _zip_collect(course, assignment, Path(collect), cfg)
-        facts = assignment_facts(db_url, course_id, assignment)
-        submitted = _submitted_students(coursedir, assignment)
-        everyone = sorted(set(submitted) | set(roster(db_url, course_id)))
-        unknown = sorted(set(students or ()) - set(everyone))
-        if unknown:
-            raise ValueError(f"no student {', '.join(map(repr, unknown))} in {course}: students are those with a "
-                             f"submitted/<student>/{assignment}/ folder or in the gradebook's roster "
-                             f"({len(everyone)} known)")
-        chosen = everyone if students is None else sorted(set(students))
-        reports: dict[str, StudentReport] = {}
-        todo = []
-        for student in chosen:
-            stamp = _timestamp(coursedir, student, assignment)
-            saved = rp.load_state(work / "state" / f"{student}.json")
-            if (saved and not force and saved[0].status != rp.ERROR
-                    and saved[1].get("submission_timestamp") == stamp):
-                reports[student] = saved[0]
-            elif student not in submitted:
-                reports[student] = StudentReport(student, 0.0, facts.max_score, rp.MISSING, "nothing submitted")
-                rp.save_state(work / "state" / f"{student}.json", reports[student], submission_timestamp=stamp)
-            else:
-                todo.append((student, stamp))
-        for report in reports.values():
-            if progress:
-                progress(report)
-        if todo:
-            reports.update(_grade_in_workers(coursedir, assignment, todo, work, jobs, limit, cell_timeout,
-                                             progress, facts.max_score, sandbox))
-        ordered = [_with_current_points(reports[s], db_url, course_id, assignment) for s in sorted(reports)]
-        export_grades(db_url, course_id, course / "grades.csv")
-        rp.atomic_write_text(course / f"grading_report_{assignment}.csv", rp.reports_to_csv(ordered))
-        rp.atomic_write_text(course / f"grading_report_{assignment}.txt", rp.format_table(ordered))
+            raise RuntimeError(f"another grading run of {run.assignment!r} is using {run.course}") from None
+        yield
+
+
+def _lock_exclusively(handle: IO) -> None:
+    """Lock an open file for this process without waiting: BlockingIOError when another holds it.
+
+    ``fcntl`` is Unix's and ``msvcrt`` Windows', so each is imported here, where it is used.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    try:
+        import msvcrt
+    except ImportError:
+        raise RuntimeError("cannot lock the grading folder on this system: it has neither fcntl nor msvcrt") from None
+    try:
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+    except OSError as exc:
+        raise BlockingIOError(str(exc)) from exc
+
+
+def _collect(run: _Run, source: str | os.PathLike | None, students: list[str] | None
+             ) -> tuple[list[str], set[str]]:
+    """``zip_collect`` the LMS downloads in ``source``, if any; return whom to grade and who submitted.
+
+    The known students are those with a ``submitted/<student>/<assignment>/`` folder and those of the
+    gradebook's roster; ValueError names any of ``students`` who is neither.
+    """
+    from .nbgrader_glue import roster
+
+    if source is not None:
+        _zip_collect(run.course, run.assignment, Path(source), run.cfg)
+    submitted = set(_submitted_students(run.coursedir, run.assignment))
+    everyone = sorted(submitted | set(roster(run.db_url, run.course_id)))
+    unknown = sorted(set(students or ()) - set(everyone))
+    if unknown:
+        raise ValueError(f"no student {', '.join(map(repr, unknown))} in {run.course}: students are those with a "
+                         f"submitted/<student>/{run.assignment}/ folder or in the gradebook's roster "
+                         f"({len(everyone)} known)")
+    return (everyone if students is None else sorted(set(students))), submitted
+
+
+def _resume(run: _Run, chosen: list[str], submitted: set[str], force: bool
+            ) -> tuple[dict[str, StudentReport], list[tuple[str, str | None]]]:
+    """Settle the students who need no grading now; return their reports and the ``(student, stamp)`` to grade.
+
+    A student an earlier run settled, for the same submission and not as an ``error``, keeps that
+    row unless ``force``; one who handed in nothing gets a ``missing notebook`` row at once.
+    """
+    reports: dict[str, StudentReport] = {}
+    todo = []
+    for student in chosen:
+        stamp = _timestamp(run.coursedir, student, run.assignment)
+        saved = run.saved(student)
+        if (saved and not force and saved[0].status != rp.ERROR
+                and saved[1].get("submission_timestamp") == stamp):
+            reports[student] = saved[0]
+        elif student not in submitted:
+            reports[student] = StudentReport(student, 0.0, run.max_score, rp.MISSING, "nothing submitted")
+            run.save(reports[student], stamp)
+        else:
+            todo.append((student, stamp))
+    for report in reports.values():
+        run.tell(report)
+    return reports, todo
+
+
+def _export(run: _Run, reports: dict[str, StudentReport]) -> list[StudentReport]:
+    """Write ``grades.csv`` and the report files; return the rows, sorted, with the gradebook's points now."""
+    from .nbgrader_glue import export_grades
+
+    ordered = [_with_current_points(reports[student], run) for student in sorted(reports)]
+    export_grades(run.db_url, run.course_id, run.course / "grades.csv")
+    rp.atomic_write_text(run.course / f"grading_report_{run.assignment}.csv", rp.reports_to_csv(ordered))
+    rp.atomic_write_text(run.course / f"grading_report_{run.assignment}.txt", rp.format_table(ordered))
     return ordered
 
 
@@ -132,14 +257,14 @@ def _check_course(course: Path, gradebook: Path) -> None:
                          "NAME` there first")
 
 
-def _with_current_points(report: StudentReport, db_url: str, course_id: str, assignment: str) -> StudentReport:
+def _with_current_points(report: StudentReport, run: _Run) -> StudentReport:
     """The report with the gradebook's points now (hand-given points arrive after autograding)."""
     from nbgrader.api import MissingEntry
 
     from .nbgrader_glue import submission_score
 
     try:
-        points = submission_score(db_url, course_id, assignment, report.student)
+        points = submission_score(run.db_url, run.course_id, run.assignment, report.student)
     except MissingEntry:
         return report
     if report.status in (rp.GRADED, rp.LATE, rp.TAMPERED, rp.TIMEOUT, rp.LIMIT):
@@ -158,10 +283,8 @@ def regenerate_feedback(assignment: str, course_dir: str | os.PathLike = ".", *,
     ``students`` defaults to everyone with an autograded notebook. Returns the HTML files written.
     """
     course = _check_args(assignment, course_dir, 1, None, None, None, False, students)
-    from nbgrader.utils import capture_log
-
     from .feedback import SafeGenerateFeedback
-    from .nbgrader_glue import load_config, make_coursedir
+    from .nbgrader_glue import load_config, make_coursedir, run_converter
     from .worker import hidden_test_config
 
     cfg = load_config(course)
@@ -169,9 +292,7 @@ def regenerate_feedback(assignment: str, course_dir: str | os.PathLike = ".", *,
     written: list[Path] = []
     for student in (students or ["*"]):
         coursedir = make_coursedir(cfg, assignment_id=assignment, student_id=student)
-        converter = SafeGenerateFeedback(coursedir=coursedir, config=cfg)
-        converter.force = True
-        outcome = capture_log(converter)
+        outcome = run_converter(SafeGenerateFeedback, coursedir, cfg)
         if not outcome["success"]:
             raise RuntimeError(f"feedback for {student!r} failed:\n{(outcome.get('log') or '')[-3000:]}")
         folder = Path(coursedir.format_path(coursedir.feedback_directory, student, assignment))
@@ -179,114 +300,154 @@ def regenerate_feedback(assignment: str, course_dir: str | os.PathLike = ".", *,
     return written
 
 
-def _grade_in_workers(coursedir, assignment: str, todo: list[tuple[str, str | None]], work: Path, jobs: int,
-                      limit: float, cell_timeout: int | None, progress, max_score: float,
-                      sandbox: bool = True) -> dict[str, StudentReport]:
-    """Autograde the ``todo`` students on ``jobs`` workers; settle each one as soon as it is done."""
-    from .nbgrader_glue import snapshot_gradebook, sqlite_path
+# ---------------------------------------------------------------- grading in workers, settling each student
+
+def _grade_in_workers(run: _Run, todo: list[tuple[str, str | None]]) -> dict[str, StudentReport]:
+    """Autograde the ``todo`` students on ``run.jobs`` workers; settle each one as soon as it is done."""
+    if not todo:
+        return {}
     from .pool import WorkerPool
 
-    course = Path(coursedir.root)
-
-    run = work / f"run-{uuid.uuid4().hex[:8]}"
-    for old in work.glob("run-*"):
-        shutil.rmtree(old, ignore_errors=True)
-    run.mkdir()
-    snapshot_gradebook(sqlite_path(coursedir.db_url), run / "snapshot.db")
     stamps = dict(todo)
-    tasks = [{"course": str(course), "assignment": assignment, "student": student,
-              "scratch": str(run / "students" / student), "snapshot": str(run / "snapshot.db"),
-              "cell_timeout": cell_timeout, "sandboxed": sandbox} for student, _ in todo]
+    scratch = _fresh_scratch(run)
+    tasks = [_task(run, scratch, student) for student in stamps]
     results = {}
-    pool = WorkerPool(min(jobs, len(tasks)), log_dir=run / "logs", env=_worker_env())
-    for outcome in pool.run(tasks, limit):
-        student = outcome.task["student"]
-        try:
-            report = _settle(outcome, coursedir, assignment, limit, stamps[student])
-        except Exception as exc:  # e.g. the gradebook locked by a busy formgrader: say so, retry next run
-            report = StudentReport(student, 0.0, max_score, rp.ERROR, f"could not record the result: {exc!r}"[:300],
-                                   stamps[student] or "", round(outcome.seconds, 2))
-        if not sandbox:
-            report.sandbox = rp.UNSANDBOXED
-            report.detail = "; ".join(filter(None, ["ran UNSANDBOXED (--unsandboxed)", report.detail]))
-        rp.save_state(work / "state" / f"{student}.json", report, submission_timestamp=stamps[student])
-        shutil.rmtree(outcome.task["scratch"], ignore_errors=True)
-        results[student] = report
-        if progress:
-            progress(report)
-    shutil.rmtree(run, ignore_errors=True)
+    pool = WorkerPool(min(run.jobs, len(tasks)), log_dir=scratch / "logs", env=_worker_env())
+    for outcome in pool.run(tasks, run.limit):
+        report = _record(run, outcome, stamps[outcome.task.student])
+        shutil.rmtree(outcome.task.scratch, ignore_errors=True)
+        results[report.student] = report
+    shutil.rmtree(scratch, ignore_errors=True)
     return results
 
 
-def _settle(outcome, coursedir, assignment: str, limit: float, stamp: str | None) -> StudentReport:
-    """Turn one worker outcome into gradebook rows, files in place, and a report row."""
-    from .checks import classify_failure
-    from .nbgrader_glue import merge_submission, record_zero, submission_score
-    from .pool import TIMED_OUT
+def _fresh_scratch(run: _Run) -> Path:
+    """A new scratch folder for this run's workers (older ones removed), with a snapshot of the gradebook."""
+    from .nbgrader_glue import snapshot_gradebook, sqlite_path
 
-    db_url, course_id = coursedir.db_url, coursedir.course_id
-    student, answer = outcome.task["student"], outcome.answer or {}
-    base = dict(student=student, timestamp=stamp or "", seconds=round(outcome.seconds, 2))
-    notes = _notes(answer)
-    if answer.get("ok"):
-        merge_submission(f"sqlite:///{Path(outcome.task['scratch']) / 'gradebook.db'}", db_url, course_id,
-                         assignment, student)
-        _install(Path(answer["autograded"]),
-                 Path(coursedir.format_path(coursedir.autograded_directory, student, assignment)))
-        statuses = []
-        if answer.get("feedback"):
-            _install(Path(answer["feedback"]),
-                     Path(coursedir.format_path(coursedir.feedback_directory, student, assignment)))
-        else:
-            statuses.append(rp.ERROR)
-            notes.append("feedback failed: " + _last_line(answer.get("feedback_error") or ""))
-        points = submission_score(db_url, course_id, assignment, student)
-        late = points.seconds_late
-        statuses += [rp.TIMEOUT] * bool(answer.get("cell_timeouts")) + [rp.MISSING] * bool(answer.get("missing"))
-        statuses += [rp.LIMIT] * bool(answer.get("limits"))
-        statuses += [rp.TAMPERED] * bool(answer.get("tampered")) + [rp.LATE] * (late > 0)
-        if late > 0:
-            notes.append(f"submitted {_duration(late)} late")
-        return StudentReport(score=points.total, max_score=points.max_total, status=rp.worst(statuses),
-                             detail="; ".join(notes), **base).scores_from(points)
-    if outcome.failure == TIMED_OUT:
-        status, message = rp.TIMEOUT, f"killed after the {limit:g} s wall-clock limit per submission"
-    elif outcome.failure is not None:
-        status, message = rp.ERROR, f"grading worker died: {_last_line(outcome.stderr_tail)}"
-    elif answer.get("crash"):
-        status, message = rp.ERROR, _last_line(answer["crash"])
-    elif answer.get("missing") and not answer.get("log"):
-        status, message = rp.MISSING, ""
+    scratch = run.work / f"run-{uuid.uuid4().hex[:8]}"
+    for old in run.work.glob("run-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    scratch.mkdir()
+    snapshot_gradebook(sqlite_path(run.db_url), scratch / "snapshot.db")
+    return scratch
+
+
+def _task(run: _Run, scratch: Path, student: str) -> Task:
+    """The worker's task for one student: its own scratch folder, the shared gradebook snapshot."""
+    from .worker import Task
+
+    return Task(course=str(run.course), assignment=run.assignment, student=student,
+                scratch=str(scratch / "students" / student), snapshot=str(scratch / "snapshot.db"),
+                cell_timeout=run.cell_timeout, sandboxed=run.sandbox)
+
+
+def _record(run: _Run, outcome: Outcome, stamp: str | None) -> StudentReport:
+    """Settle one worker outcome into a report row, save it as the student's state and tell ``progress``."""
+    student = outcome.task.student
+    try:
+        report = _settle(outcome, run, stamp)
+    except Exception as exc:  # e.g. the gradebook locked by a busy formgrader: say so, retry next run
+        report = StudentReport(student, 0.0, run.max_score, rp.ERROR, f"could not record the result: {exc!r}"[:300],
+                               stamp or "", round(outcome.seconds, 2))
+    if not run.sandbox:
+        report.sandbox = rp.UNSANDBOXED
+        report.detail = "; ".join(filter(None, ["ran UNSANDBOXED (--unsandboxed)", report.detail]))
+    run.save(report, stamp)
+    run.tell(report)
+    return report
+
+
+def _settle(outcome: Outcome, run: _Run, stamp: str | None) -> StudentReport:
+    """Turn one worker outcome into gradebook rows, files in place, and a report row."""
+    from .worker import Answer
+
+    answer = outcome.answer or Answer(outcome.task.student)
+    base = dict(student=answer.student, timestamp=stamp or "", seconds=round(outcome.seconds, 2))
+    if answer.ok:
+        return _settle_graded(run, outcome, answer, base)
+    return _settle_failed(run, outcome, answer, base, stamp)
+
+
+def _settle_graded(run: _Run, outcome: Outcome, answer: Answer, base: dict) -> StudentReport:
+    """Merge an autograded student into the gradebook, move their notebooks and feedback into the course."""
+    from .nbgrader_glue import merge_submission, submission_score
+
+    student, coursedir, notes = answer.student, run.coursedir, _notes(answer)
+    merge_submission(f"sqlite:///{Path(outcome.task.scratch) / 'gradebook.db'}", run.db_url, run.course_id,
+                     run.assignment, student)
+    _install(Path(answer.autograded), Path(coursedir.format_path(coursedir.autograded_directory, student,
+                                                                 run.assignment)))
+    statuses = []
+    if answer.feedback:
+        _install(Path(answer.feedback), Path(coursedir.format_path(coursedir.feedback_directory, student,
+                                                                   run.assignment)))
     else:
-        status, message = classify_failure(answer.get("log", ""))
-    if answer.get("limits") and status in (rp.KERNEL_DIED, rp.ERROR, rp.TIMEOUT):
-        status = rp.LIMIT
-    record_zero(db_url, course_id, assignment, student, timestamp=stamp)
-    notes = ([message] if message else []) + notes
-    points = submission_score(db_url, course_id, assignment, student)
+        statuses.append(rp.ERROR)
+        notes.append("feedback failed: " + _last_line(answer.feedback_error or ""))
+    points = submission_score(run.db_url, run.course_id, run.assignment, student)
+    late = points.seconds_late
+    statuses += [rp.TIMEOUT] * bool(answer.cell_timeouts) + [rp.MISSING] * bool(answer.missing)
+    statuses += [rp.LIMIT] * bool(answer.limits)
+    statuses += [rp.TAMPERED] * bool(answer.tampered) + [rp.LATE] * (late > 0)
+    if late > 0:
+        notes.append(f"submitted {_duration(late)} late")
+    return StudentReport(score=points.total, max_score=points.max_total, status=rp.worst(statuses),
+                         detail="; ".join(notes), **base).scores_from(points)
+
+
+def _settle_failed(run: _Run, outcome: Outcome, answer: Answer, base: dict, stamp: str | None) -> StudentReport:
+    """Record a zero for a student whose autograding did not finish, with the reason."""
+    from .nbgrader_glue import record_zero, submission_score
+
+    status, message = _failure(outcome, answer, run.limit)
+    record_zero(run.db_url, run.course_id, run.assignment, answer.student, timestamp=stamp)
+    notes = ([message] if message else []) + _notes(answer)
+    points = submission_score(run.db_url, run.course_id, run.assignment, answer.student)
     if points.seconds_late > 0:
         notes.append(f"submitted {_duration(points.seconds_late)} late")
     return StudentReport(score=0.0, max_score=points.max_total, status=status, detail="; ".join(notes),
                          **base).scores_from(points)
 
 
-def _notes(answer: dict) -> list[str]:
-    notes = []
-    for name in answer.get("missing", []):
-        notes.append(f"no {name}.ipynb")
-    if answer.get("unknown"):
-        notes.append("found " + ", ".join(f"{n}.ipynb" for n in answer["unknown"]) + " instead (renamed?)")
-    if answer.get("cell_timeouts"):
-        notes.append("interrupted at the per-cell time limit: " + ", ".join(answer["cell_timeouts"])
+def _failure(outcome: Outcome, answer: Answer, limit: float) -> tuple[str, str]:
+    """``(status, message)`` of an autograding that did not finish: the pool's failure, else the worker's."""
+    from .checks import classify_failure
+    from .pool import TIMED_OUT, UNREADABLE
+
+    if outcome.failure == TIMED_OUT:
+        status, message = rp.TIMEOUT, f"killed after the {limit:g} s wall-clock limit per submission"
+    elif outcome.failure == UNREADABLE:
+        status, message = rp.ERROR, f"unreadable answer from the grading worker: {_last_line(outcome.detail)}"
+    elif outcome.failure is not None:
+        status, message = rp.ERROR, f"grading worker died: {_last_line(outcome.detail)}"
+    elif answer.crash:
+        status, message = rp.ERROR, _last_line(answer.crash)
+    elif answer.missing and not answer.log:
+        status, message = rp.MISSING, ""
+    else:
+        status, message = classify_failure(answer.log)
+    if answer.limits and status in (rp.KERNEL_DIED, rp.ERROR, rp.TIMEOUT):
+        status = rp.LIMIT
+    return status, message
+
+
+def _notes(answer: Answer) -> list[str]:
+    """What the worker found, in words for the report's detail column."""
+    notes = [f"no {name}.ipynb" for name in answer.missing]
+    if answer.unknown:
+        notes.append("found " + ", ".join(f"{n}.ipynb" for n in answer.unknown) + " instead (renamed?)")
+    if answer.cell_timeouts:
+        notes.append("interrupted at the per-cell time limit: " + ", ".join(answer.cell_timeouts)
                      + " (the rest was graded)")
-    if answer.get("limits"):
-        notes.append("stopped by the sandbox's bounds: " + ", ".join(answer["limits"]))
-    if answer.get("tampered"):
-        notes.append("; ".join(answer["tampered"]))
-    if answer.get("dropped"):
-        notes.append("not given to the kernel: " + ", ".join(answer["dropped"]))
-    if answer.get("extra_files"):
-        notes.append("extra files: " + ", ".join(answer["extra_files"]))
+    if answer.limits:
+        notes.append("stopped by the sandbox's bounds: " + ", ".join(answer.limits))
+    if answer.tampered:
+        notes.append("; ".join(answer.tampered))
+    if answer.dropped:
+        notes.append("not given to the kernel: " + ", ".join(answer.dropped))
+    if answer.extra_files:
+        notes.append("extra files: " + ", ".join(answer.extra_files))
     return notes
 
 

@@ -2,11 +2,13 @@
 
 A task that runs past its limit has its worker killed together with everything it started
 (the Jupyter kernel runs in its own session, so a process-group kill would miss it); a fresh
-worker takes the next task. Results come back in completion order.
+worker takes the next task. Results come back in completion order. Parent and workers speak in
+the typed messages of :mod:`cnnkit.grading.worker` (:class:`Task` down, :class:`Started` and
+:class:`Answer` up); a worker whose line is no such message is killed, and its task reported as
+:data:`UNREADABLE`, never guessed at.
 """
 from __future__ import annotations
 
-import json
 import os
 import selectors
 import subprocess
@@ -17,10 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from .worker import Answer, MessageError, Started, Task, read_message
+
 #: Reported in place of a worker's answer when its task ran out of time.
 TIMED_OUT = "timed out"
 #: Reported when the worker process ended without answering (it crashed or was killed).
 WORKER_DIED = "worker died"
+#: Reported when the worker wrote a line that is no well-formed message (the detail says what is wrong).
+UNREADABLE = "unreadable answer"
 #: Seconds a worker may take to start a task (a fresh worker imports nbgrader first) before its
 #: wall-clock limit starts; past this plus the limit, the task is reported as timed out.
 STARTUP_GRACE = 300.0
@@ -56,7 +62,7 @@ def _kill(pid: int, include_self: bool) -> None:
 class _Worker:
     proc: subprocess.Popen
     buffer: bytes = b""
-    task: dict | None = None
+    task: Task | None = None
     deadline: float = float("inf")
     started: float = 0.0
     limit: float = 0.0
@@ -65,33 +71,42 @@ class _Worker:
 
 @dataclass
 class Outcome:
-    """What came back for a task: the worker's answer, or a failure (:data:`TIMED_OUT`, :data:`WORKER_DIED`)."""
+    """What came back for a task: the worker's answer, or a failure and what is known of it.
 
-    task: dict
-    answer: dict | None
+    ``failure`` is :data:`TIMED_OUT`, :data:`WORKER_DIED` or :data:`UNREADABLE`; ``detail`` is then the
+    end of the worker's log, or what was wrong with the line it wrote.
+    """
+
+    task: Task
+    answer: Answer | None
     failure: str | None = None
     seconds: float = 0.0
-    stderr_tail: str = field(default="", repr=False)
+    detail: str = field(default="", repr=False)
 
 
 class WorkerPool:
-    """Run JSON tasks on ``jobs`` worker processes; :meth:`run` yields an :class:`Outcome` per task."""
+    """Run tasks (:class:`Task`) on ``jobs`` worker processes; :meth:`run` yields an :class:`Outcome` per task.
 
-    def __init__(self, jobs: int, *, log_dir: str | os.PathLike, env: dict[str, str] | None = None):
+    ``command`` starts one worker (default: this Python running :mod:`cnnkit.grading.worker`).
+    """
+
+    def __init__(self, jobs: int, *, log_dir: str | os.PathLike, env: dict[str, str] | None = None,
+                 command: list[str] | None = None):
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
         self.jobs = jobs
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.env = env
+        self.command = command or [sys.executable, "-m", "cnnkit.grading.worker"]
         self._workers: list[_Worker] = []
         self._spawned = 0
 
     def _spawn(self) -> _Worker:
         self._spawned += 1
         log = open(self.log_dir / f"worker-{self._spawned}.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "cnnkit.grading.worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=log, env=self.env)
+        proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                env=self.env)
         log.close()
         os.set_blocking(proc.stdout.fileno(), False)
         worker = _Worker(proc, log_path=self.log_dir / f"worker-{self._spawned}.log")
@@ -114,7 +129,7 @@ class WorkerPool:
         except OSError:
             return ""
 
-    def run(self, tasks: list[dict], limit: float) -> Iterator[Outcome]:
+    def run(self, tasks: list[Task], limit: float) -> Iterator[Outcome]:
         """Yield one :class:`Outcome` per task; a task is given at most ``limit`` seconds of wall clock."""
         pending = deque(tasks)
         selector = selectors.DefaultSelector()
@@ -135,53 +150,62 @@ class WorkerPool:
                         yield outcome
                 now = time.monotonic()
                 for worker in [w for w in self._workers if w.task is not None and now >= w.deadline]:
-                    task, seconds = worker.task, now - worker.started
-                    selector.unregister(worker.proc.stdout)
-                    self._retire(worker)
-                    yield Outcome(task, None, TIMED_OUT, seconds)
+                    yield self._end(worker, selector, None, TIMED_OUT, "", retire=True)
         finally:
             selector.close()
             self.close()
 
-    def _assign(self, worker: _Worker, task: dict, limit: float, selector) -> None:
+    def _assign(self, worker: _Worker, task: Task, limit: float, selector) -> None:
         worker.task, worker.started, worker.limit = task, time.monotonic(), limit
         worker.deadline = worker.started + STARTUP_GRACE + limit
         selector.register(worker.proc.stdout, selectors.EVENT_READ, worker)
         try:
-            worker.proc.stdin.write((json.dumps(task) + "\n").encode())
+            worker.proc.stdin.write((task.to_json() + "\n").encode())
             worker.proc.stdin.flush()
         except BrokenPipeError:
             pass  # the worker is gone; its stdout reaches EOF and _read reports it
 
     def _read(self, worker: _Worker, selector) -> Outcome | None:
+        """The outcome of the worker's task if what it wrote now ends the task (its answer, or EOF)."""
         try:
             chunk = os.read(worker.proc.stdout.fileno(), 1 << 16)
         except BlockingIOError:
             return None
         if not chunk:  # EOF: the worker died mid-task
-            task, seconds = worker.task, time.monotonic() - worker.started
-            selector.unregister(worker.proc.stdout)
             tail = self._tail(worker)
-            self._retire(worker)
-            return Outcome(task, None, WORKER_DIED, seconds, tail)
+            return self._end(worker, selector, None, WORKER_DIED, tail, retire=True)
         worker.buffer += chunk
         while b"\n" in worker.buffer:
             line, worker.buffer = worker.buffer.split(b"\n", 1)
             try:
-                message = json.loads(line)
-            except ValueError:
-                message = {"event": "garbled", "text": line[:500].decode(errors="replace")}
-            if message.get("event") == "started":  # the wall-clock limit runs from here
+                message = self._message(worker, line)
+            except MessageError as exc:  # the worker's state is unknown: it grades no one else
+                return self._end(worker, selector, None, UNREADABLE, str(exc), retire=True)
+            if isinstance(message, Started):  # the wall-clock limit runs from here
                 worker.started = time.monotonic()
                 worker.deadline = worker.started + worker.limit
                 continue
-            task, seconds = worker.task, time.monotonic() - worker.started
-            worker.task, worker.deadline = None, float("inf")
-            selector.unregister(worker.proc.stdout)
-            if message.get("event") != "done":
-                return Outcome(task, None, WORKER_DIED, seconds, f"unreadable answer: {message}")
-            return Outcome(task, message, None, seconds)
+            return self._end(worker, selector, message, None, "", retire=False)
         return None
+
+    @staticmethod
+    def _message(worker: _Worker, line: bytes) -> Started | Answer:
+        """The message on ``line``, which must be about the worker's current student."""
+        message = read_message(line, (Started, Answer))
+        if message.student != worker.task.student:
+            raise MessageError(f"{message.event!r} message about {message.student!r} while grading "
+                               f"{worker.task.student!r}")
+        return message
+
+    def _end(self, worker: _Worker, selector, answer: Answer | None, failure: str | None, detail: str, *,
+             retire: bool) -> Outcome:
+        """Close the worker's current task as an :class:`Outcome`; ``retire`` stops the worker too."""
+        outcome = Outcome(worker.task, answer, failure, time.monotonic() - worker.started, detail)
+        worker.task, worker.deadline = None, float("inf")
+        selector.unregister(worker.proc.stdout)
+        if retire:
+            self._retire(worker)
+        return outcome
 
     def close(self) -> None:
         """Stop every worker (and its kernels)."""

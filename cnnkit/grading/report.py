@@ -11,8 +11,10 @@ import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Iterator
 
 GRADED = "graded"
 LATE = "late"
@@ -78,21 +80,32 @@ def worst(statuses: list[str]) -> str:
     return max(statuses, key=STATUSES.index, default=GRADED)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (atomic on one filesystem)."""
+@contextmanager
+def atomic_replace(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file next to ``path`` for the block to write; renamed over ``path`` if the block succeeds.
+
+    The rename is atomic on one filesystem, so a reader sees the old file or the new one, never half;
+    when the block raises, the temporary file is removed and ``path`` is left as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, flushed to disk, and a rename."""
+    with atomic_replace(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _umask() -> int:

@@ -95,9 +95,8 @@ def make_course(root: str | os.PathLike, *, assignment: str = ASSIGNMENT) -> Pat
     import nbformat
     from nbgrader.api import Gradebook
     from nbgrader.converters import GenerateAssignment
-    from nbgrader.utils import capture_log
 
-    from .nbgrader_glue import load_config, make_coursedir
+    from .nbgrader_glue import load_config, make_coursedir, run_converter
 
     root = Path(root).resolve()
     (root / "solutions" / assignment).mkdir(parents=True, exist_ok=True)
@@ -107,9 +106,7 @@ def make_course(root: str | os.PathLike, *, assignment: str = ASSIGNMENT) -> Pat
     coursedir = make_coursedir(cfg, assignment_id=assignment)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         gb.update_or_create_assignment(assignment, duedate=DUEDATE)
-    converter = GenerateAssignment(coursedir=coursedir, config=cfg)
-    converter.force = True
-    result = capture_log(converter)
+    result = run_converter(GenerateAssignment, coursedir, cfg)
     if not result["success"]:
         raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.get('log', '')}")
     return root
@@ -132,29 +129,27 @@ CLASS = {
 }
 
 
+#: The right answers, by grade id of the answer cell.
+_GOOD = {"add": "def add(a, b):\n    return a + b", "mul": "def mul(a, b):\n    return a * b"}
+#: kind -> the answers it gets wrong (every other answer is right).
+_WRONG = {
+    "mul wrong": {"mul": "def mul(a, b):\n    return a * b + 1"},
+    "add wrong": {"add": "def add(a, b):\n    return a - b"},
+    "fails only hidden tests": {"add": "def add(a, b):\n    return abs(a) + b"},
+    "syntax error": {"add": "def add(a, b) return a + b"},
+    "infinite loop": {"add": "while True:\n    pass"},
+    "kernel crash (os._exit)": {"mul": "import os\nos._exit(1)"},
+    # a MemoryError, in the sandbox (4 GiB) and without one (1 TiB > any RAM)
+    "memory hog": {"add": _GOOD["add"] + "\nwaste = bytearray(2**40)  # 1 TiB"},
+    "huge output": {"add": _GOOD["add"] + "\nprint(('noise ' * 10 + '\\n') * 100_000)  # 6 MB of output"},
+}
+
+
 def _student_notebook(release, kind: str):
     nb = copy.deepcopy(release)
-    good_add, good_mul = "def add(a, b):\n    return a + b", "def mul(a, b):\n    return a * b"
-    sources = {"add": good_add, "mul": good_mul}
     if kind == "untouched release":
         return nb
-    if kind == "mul wrong":
-        sources["mul"] = "def mul(a, b):\n    return a * b + 1"
-    elif kind == "add wrong":
-        sources["add"] = "def add(a, b):\n    return a - b"
-    elif kind == "fails only hidden tests":
-        sources["add"] = "def add(a, b):\n    return abs(a) + b"
-    elif kind == "syntax error":
-        sources["add"] = "def add(a, b) return a + b"
-    elif kind == "infinite loop":
-        sources["add"] = "while True:\n    pass"
-    elif kind == "kernel crash (os._exit)":
-        sources["mul"] = "import os\nos._exit(1)"
-    elif kind == "memory hog":  # a MemoryError, in the sandbox (4 GiB) and without one (1 TiB > any RAM)
-        sources["add"] = good_add + "\nwaste = bytearray(2**40)  # 1 TiB"
-    elif kind == "huge output":
-        sources["add"] = good_add + "\nprint(('noise ' * 10 + '\\n') * 100_000)  # 6 MB of output"
-    for grade_id, source in sources.items():
+    for grade_id, source in {**_GOOD, **_WRONG.get(kind, {})}.items():
         _cell(nb, grade_id).source = source
     _cell(nb, "explain").source = "Because addition of numbers is commutative."
     if kind == "edited test cell":
