@@ -86,3 +86,35 @@ def run_size(default: str = "small") -> str:
 def is_grading() -> bool:
     """True while nbgrader executes a notebook (autograde or validate)."""
     return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+#: Environment variable that swaps MNIST and CIFAR-10 for seeded synthetic stand-ins (no files, no network).
+SYNTHETIC_ENV = "CNNKIT_SYNTHETIC_DATA"
+_OFF = ("", "0", "false", "no", "off")
+_ON = ("1", "true", "yes", "on", "full")
+
+
+def synthetic_data() -> int | None:
+    """Whether ``cnnkit.data.load`` returns synthetic MNIST / CIFAR-10, and how many training images.
+
+    ``$CNNKIT_SYNTHETIC_DATA`` unset or ``0``: ``None``, the real files are read (or downloaded).
+    ``1``: ``0``, meaning as many images as the real set (50,000 + 10,000 for CIFAR-10). An integer
+    ``N >= 2``: ``N`` training images and the real set's test share of that (``N / 5`` for CIFAR-10).
+    The stand-ins have the real shapes, dtypes and class names, so every code path of a notebook
+    runs offline (a GPU check, CI); a short set keeps a ``full``-size notebook's epochs, learning
+    rates and assertions as written while bounding its time, which capping epochs would not.
+    The digits ship with scikit-learn and are never replaced.
+    """
+    value = os.environ.get(SYNTHETIC_ENV, "").strip().lower()
+    if value in _OFF:
+        return None
+    if value in _ON:
+        return 0
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 2:
+        raise ValueError(f"${SYNTHETIC_ENV} must be 0/1 (off/on at the real size) or a number of training "
+                         f"images >= 2, got {value!r}")
+    return count

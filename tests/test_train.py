@@ -408,3 +408,55 @@ def test_fit_on_cuda_with_bf16_channels_last_and_device_augmentation():
     history = fit(model, halves_data(), epochs=4, lr=0.1, batch_size=16, device="cuda", progress=False)
     assert next(model.parameters()).is_cuda and history["test_acc"][-1] >= 0.85
     assert evaluate(model, halves_data()[1])["acc"] == pytest.approx(history["test_acc"][-1], abs=0.05)
+
+
+class _OnAnotherDevice:
+    """Stands in for a CUDA tensor on a CPU-only machine: numpy refuses it, ``.cpu()`` gives the tensor."""
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self._tensor = tensor
+
+    def cpu(self) -> torch.Tensor:
+        return self._tensor
+
+    def numpy(self):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
+
+def test_rng_state_restores_from_a_checkpoint_loaded_onto_a_gpu():
+    """Resuming on a GPU loads the checkpoint with map_location='cuda' (found on an H200: the
+    numpy and torch generator states then arrive as CUDA tensors)."""
+    import random
+
+    import numpy as np
+
+    state = ckpt.rng_state()
+    expected = (random.random(), float(np.random.rand()), torch.rand(1).item())
+    state["numpy"][1] = _OnAnotherDevice(state["numpy"][1])
+    state["torch"] = _OnAnotherDevice(state["torch"])
+    ckpt.set_rng_state(state)
+    assert (random.random(), float(np.random.rand()), torch.rand(1).item()) == expected
+
+
+@pytest.mark.parametrize("mode, expected", [(True, None), ("reduce-overhead", "reduce-overhead")])
+def test_fit_compiles_with_one_graph_per_batch_shape(monkeypatch, mode, expected):
+    """dynamic=False: the last, smaller batch gets its own graph instead of turning the whole
+    model into a slower shape-generic one (measured on an H200 in benchmarks/gpu_check.py)."""
+    calls = []
+
+    def fake_compile(net, **kwargs):
+        calls.append(kwargs)
+        return net
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    x, y = torch.randn(10, 1, 8, 8), torch.randint(0, 2, (10,))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+    fit(model, ((x, y), (x, y)), epochs=1, lr=0.1, batch_size=4, device="cpu", compile=mode, progress=False)
+    assert calls == [{"dynamic": False, "mode": expected}]
+
+
+def test_fit_refuses_an_unknown_compile_mode():
+    x, y = torch.randn(4, 1, 8, 8), torch.randint(0, 2, (4,))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+    with pytest.raises(ValueError, match=r"compile must be one of \(False, True, 'default', 'reduce-overhead'"):
+        fit(model, ((x, y), (x, y)), epochs=1, lr=0.1, batch_size=4, device="cpu", compile="fast", progress=False)

@@ -7,7 +7,9 @@
 
 MNIST and CIFAR-10 are downloaded once into the cache folder, ``$CNNKIT_DATA`` or else
 ``~/.cache/cnnkit`` (see :func:`cnnkit.config.data_root`), and checked against their
-published MD5 every time they are read. Set ``CNNKIT_OFFLINE=1`` to forbid downloads.
+published MD5 every time they are read. Set ``CNNKIT_OFFLINE=1`` to forbid downloads, or
+``CNNKIT_SYNTHETIC_DATA=1`` (or a number of training images) to get seeded synthetic stand-ins of
+the real shapes and classes instead (:mod:`cnnkit.data.synthetic`; no files, no network).
 
 Torch is imported on first use: :func:`sample_image`, the file readers and the download
 helpers work without it (the graded assignments run where torch cannot be imported).
@@ -15,6 +17,7 @@ helpers work without it (the graded assignments run where torch cannot be import
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -110,11 +113,12 @@ def load(name: str, root: str | os.PathLike | None = None, download: bool = True
     ``root`` overrides the cache folder; ``download=False`` only reads what is cached.
     ``size`` resizes images to ``size`` x ``size`` (bilinear); ``limit`` keeps the first
     ``limit`` images of each split, for quick runs. Mean and std describe the train
-    split as returned (after ``size`` and ``limit``).
+    split as returned (after ``size`` and ``limit``). With ``$CNNKIT_SYNTHETIC_DATA`` set
+    (:func:`cnnkit.config.synthetic_data`), MNIST and CIFAR-10 are seeded synthetic stand-ins.
     """
     import torch
 
-    from cnnkit.config import data_root
+    from cnnkit.config import SYNTHETIC_ENV, data_root, synthetic_data
 
     if not isinstance(name, str) or name.lower() not in DATASETS:
         raise ValueError(f"name must be one of {DATASETS}, got {name!r}")
@@ -123,11 +127,19 @@ def load(name: str, root: str | os.PathLike | None = None, download: bool = True
     name = name.lower()
     offline = os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0")
     folder = data_root(root) / name
+    synthetic = None if name == "digits" else synthetic_data()
     try:
         if name == "digits":
             from .digits import read_digits
 
             train, test, classes = read_digits()
+        elif synthetic is not None:
+            from . import synthetic as fake
+
+            warnings.warn(f"${SYNTHETIC_ENV} is set: {name} is a synthetic stand-in "
+                          f"({fake.split_sizes(name, synthetic)[0]} training images), not the real data set",
+                          stacklevel=2)
+            train, test, classes = fake.make(name, synthetic)
         elif name == "mnist":
             paths = {key: ensure(res, folder, download=download and not offline)
                      for key, res in mnist.RESOURCES.items()}

@@ -100,7 +100,7 @@ class _Run:
     device: torch.device
     use_amp: bool
     channels_last: bool
-    compile: bool
+    compile: bool | str
     checkpoint: Path | None
     resume: bool
     progress: bool
@@ -220,10 +220,26 @@ def evaluate(model: nn.Module, data_or_xy, batch_size: int = 512, device=None, a
 
 
 # ----------------------------------------------------------------------------- training
+#: What ``fit(compile=...)`` takes: off, on (torch.compile's default mode), or a torch.compile mode by name.
+COMPILE_MODES = (False, True, "default", "reduce-overhead", "max-autotune")
+
+
+def compiled(net: nn.Module, mode: bool | str = True) -> nn.Module:
+    """``torch.compile(net)`` with one graph per batch shape (``dynamic=False``).
+
+    An epoch ends with a smaller batch; by default dynamo then recompiles the model for a symbolic
+    batch size ("automatic dynamic shapes") and runs every later step through those generic
+    kernels. Static shapes give the last batch a graph of its own and keep the fast one for the
+    rest (measured in benchmarks/gpu_check.py). ``"reduce-overhead"`` also replays CUDA graphs,
+    which removes the per-kernel launch cost that dominates a small network's step on a GPU.
+    """
+    return torch.compile(net, dynamic=False, mode=None if mode is True else mode)
+
+
 def fit(model: nn.Module, data, epochs: int, lr: float, batch_size: int, optimizer: str = "sgd",
         schedule: str = "onecycle", weight_decay: float = 5e-4, momentum: float = 0.9,
         augment: str | None = None, device="auto", amp="auto", channels_last: bool = True,
-        compile: bool = False, checkpoint: str | os.PathLike | None = None, resume: bool = False,
+        compile: bool | str = False, checkpoint: str | os.PathLike | None = None, resume: bool = False,
         seed: int = 0, progress: bool = True, *,
         on_epoch_end: Callable[[History], None] | None = None) -> History:
     """Train ``model`` on ``data`` and return its :class:`History`, one row per epoch.
@@ -233,7 +249,8 @@ def fit(model: nn.Module, data, epochs: int, lr: float, batch_size: int, optimiz
     "constant")``, stepped every batch, ``lr`` being its peak. ``augment="crop_flip"``
     crops (padding 4) and flips on the device, ``"crop"`` only crops. ``amp="auto"`` autocasts to bfloat16 on
     CUDA (``True`` forces it, on the CPU too). ``channels_last`` stores activations NHWC
-    on CUDA, where tensor cores want that layout (the CPU keeps NCHW). ``checkpoint``
+    on CUDA, where tensor cores want that layout (the CPU keeps NCHW). ``compile``: ``True``
+    (or a ``torch.compile`` mode, one of :data:`COMPILE_MODES`) compiles the model. ``checkpoint``
     is a file written atomically after every epoch; ``resume=True`` continues from it
     and, on the CPU, ends with exactly the weights of an uninterrupted run.
     Under ``torchrun`` the model is wrapped in DistributedDataParallel: each rank trains
@@ -242,6 +259,8 @@ def fit(model: nn.Module, data, epochs: int, lr: float, batch_size: int, optimiz
     The model is returned in eval mode, ready for inference.
     """
     check_module(model)
+    if compile not in COMPILE_MODES or not isinstance(compile, (bool, str)):
+        raise ValueError(f"compile must be one of {COMPILE_MODES}, got {compile!r}")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=PATH to resume from")
     if on_epoch_end is not None and not callable(on_epoch_end):
@@ -294,7 +313,7 @@ def _train(model, train, test, config: TrainConfig, run: _Run, on_epoch_end) -> 
     if ranks.enabled:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
     if run.compile:
-        net = torch.compile(net)
+        net = compiled(net, run.compile)
     bar = None
     if run.progress and ranks.is_main and first_epoch < config.epochs:
         from tqdm.auto import tqdm
