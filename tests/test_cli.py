@@ -31,6 +31,7 @@ BAD_INPUT = [
     (["rf", "resnet21"], ["argument model", "Did you mean", "resnet20"]),
     (["train", "--model", "nope"], ["argument --model", "unknown model name='nope'", "Known: lenet5"]),
     (["train", "--epochs", "-1"], ["argument --epochs", "a positive int"]),
+    (["train", "--compile", "fast"], ["argument --compile", "reduce-overhead"]),
     (["train", "--epochs", "two"], ["argument --epochs", "a positive int"]),
     (["train", "--lr", "0"], ["argument --lr", "a number > 0"]),
     (["train", "--lr", "nan"], ["argument --lr", "a number > 0"]),
