@@ -930,8 +930,9 @@ def typical_stage(input_shape: Sequence[int] = (1, 32, 32), filters: int = 6, ke
         ax.text(x - 1.35, 0.25, shape, ha="center", va="bottom", fontsize=7, color="#08519c")
     from matplotlib.patches import FancyBboxPatch
 
-    ax.add_artist(FancyBboxPatch((1.1, -0.95), 13.0, 1.9, boxstyle="round,pad=0.05", fill=False, linestyle="--",
-                                edgecolor="#555555"))
+    # the frame encloses all four boxes (the last one ends at previous_right)
+    ax.add_artist(FancyBboxPatch((1.1, -0.95), previous_right + 0.15 - 1.1, 1.9, boxstyle="round,pad=0.05",
+                                fill=False, linestyle="--", edgecolor="#555555"))
     ax.text(1.2, 1.15, "one stage", ha="left", va="bottom", fontsize=10, fontweight="bold")
     ax.text(7.5, -1.7, "whole system: input -> stage -> stage -> ... -> classifier (fully connected) -> classes",
             ha="center", va="center", fontsize=8)
@@ -959,7 +960,7 @@ def sift_pipeline(vocabulary: int = 200, pyramid_levels: int = 3, *, cells: int 
         (f"k-means\n{vocabulary} visual words\n(nearest word: one-hot)", "act"),
         (f"spatial pyramid pooling\n{' + '.join(map(str, level_cells))} = {regions} regions\n"
          f"-> {regions} x {vocabulary} = {regions * vocabulary}-D", "pool"),
-        ("SVM\nlinear classifier", "fc"),
+        ("SVM\npyramid match kernel\n(histogram intersection)", "fc"),   # a kernel SVM, not a linear one
     ]
     bottom = [
         ("conv (oriented filters)\n-> nonlinearity -> pool\n-> normalization", "conv"),

@@ -12,12 +12,15 @@ the last expression of a cell). Tests inspect the returned figures.
     receptive fields   receptive_field_overlay(image, layers, unit)
     what a channel     top_activations(...) -> records, top_activating_patches(...) -> Figure
     likes
+    pre-images         pre_images(...) / guided_backprop(...) / deconvnet(...) -> array,
+                       plot_pre_images(...) -> Figure (pre-images next to the top patches)
 
 Sizes and receptive fields come from :mod:`cnnkit.arith`; nothing here recomputes them.
 torch and matplotlib are imported when a function runs, not when the module is imported.
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import arith
-from ._geometry import check_int, is_int
+from ._geometry import check_choice, check_int, is_int
 from .arith import layers_from_model  # noqa: F401  (its home is arith; lecture 08 calls viz.layers_from_model)
 from .modules import eval_mode, find_layer, module_device
 
@@ -47,6 +50,11 @@ __all__ = [
     "top_activating_patches",
     "layers_from_model",
     "TopActivation",
+    "PRE_IMAGE_METHODS",
+    "pre_images",
+    "guided_backprop",
+    "deconvnet",
+    "plot_pre_images",
 ]
 
 
@@ -565,4 +573,196 @@ def top_activating_patches(model: "torch.nn.Module", images: Any, layer: Any, ch
         ax.set_title(f"#{record.image_index}: {record.value:.2f}", fontsize=7)
     layer_name, _ = find_layer(model, layer)
     fig.suptitle(f"top {len(records)} inputs for channel {channel} of {layer_name or 'layer'}", fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------- pre-images
+#: How :func:`pre_images` passes the backward signal through a ReLU whose forward input was ``x``:
+#: ``"gradient"`` where x > 0 (the true gradient), ``"deconvnet"`` where the signal is > 0 (Zeiler &
+#: Fergus 2014), ``"guided"`` where both are (guided backpropagation, Springenberg et al. 2015).
+PRE_IMAGE_METHODS = ("gradient", "deconvnet", "guided")
+
+
+@functools.lru_cache(maxsize=1)
+def _relu_rule_mode() -> type:
+    """A ``TorchFunctionMode`` class that computes every ReLU of a forward pass with a chosen backward rule.
+
+    It catches ``F.relu`` (which ``nn.ReLU`` calls), ``torch.relu``, ``Tensor.relu`` and their in-place
+    forms, so ReLU modules and functional ReLUs (the kit's residual and Inception blocks use
+    ``F.relu(..., inplace=True)``) are treated alike, and nothing is attached to the model. Built on
+    first use so that importing :mod:`cnnkit.viz` does not import torch.
+    """
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    functional = torch.nn.functional
+    relus = {functional.relu, functional.relu_, torch.relu, torch.relu_, torch.Tensor.relu, torch.Tensor.relu_}
+
+    class RuleReLU(torch.autograd.Function):
+        """max(x, 0) forward; backward by the rule in ``PRE_IMAGE_METHODS``."""
+
+        @staticmethod
+        def forward(ctx, x, method):
+            ctx.save_for_backward(x)
+            ctx.method = method
+            return x.clamp(min=0)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            if ctx.method == "deconvnet":
+                return grad.clamp(min=0), None
+            passed = torch.where(x > 0, grad, torch.zeros_like(grad))
+            return (passed.clamp(min=0) if ctx.method == "guided" else passed), None
+
+    class ReLURule(TorchFunctionMode):
+        """Inside ``with ReLURule(method):`` every ReLU is a ``RuleReLU`` (computed out of place)."""
+
+        def __init__(self, method: str) -> None:
+            super().__init__()
+            self.method = method
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func in relus:
+                return RuleReLU.apply(args[0] if args else kwargs["input"], self.method)
+            return func(*args, **kwargs)
+
+    return ReLURule
+
+
+def _is_position(value: Any) -> bool:
+    """A (row, col) pair of ints."""
+    return isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value)
+
+
+def _chosen_units(out: "torch.Tensor", layer_name: str, channel: int, unit: Any) -> "torch.Tensor":
+    """The value per image whose pre-image is wanted: ``out[n, channel]`` of a vector output, or of a map
+    the unit ``unit`` (one (row, col) for all images, one per image, or None: each image's strongest)."""
+    import torch
+
+    n, channels = out.shape[:2]
+    if not 0 <= channel < channels:
+        raise ValueError(f"channel must be an int in 0..{channels - 1} (layer {layer_name!r} has {channels} "
+                         f"channels), got {channel!r}")
+    if out.ndim == 2:
+        if unit is not None:
+            raise ValueError(f"unit must be None: layer {layer_name!r} gives vectors {tuple(out.shape)}, not maps")
+        return out[:, channel]
+    if out.ndim != 4:
+        raise ValueError(f"layer {layer_name!r} gives outputs of shape {tuple(out.shape)}; pre-images need "
+                         "(N, C, H, W) maps or (N, C) vectors")
+    maps = out[:, channel].flatten(1)
+    height, width = out.shape[2:]
+    if unit is None:
+        return maps.max(dim=1).values
+    units = [unit] * n if _is_position(unit) else list(unit) if isinstance(unit, (tuple, list)) else []
+    if len(units) != n or not all(_is_position(u) and 0 <= u[0] < height and 0 <= u[1] < width for u in units):
+        raise ValueError(f"unit must be None, a (row, col) pair or {n} pairs (one per image), each with row in "
+                         f"0..{height - 1} and col in 0..{width - 1} (layer {layer_name!r} maps are "
+                         f"{height}x{width}); got {unit!r}")
+    index = torch.tensor([int(i) * width + int(j) for i, j in units], device=out.device)
+    return maps.gather(1, index[:, None])[:, 0]
+
+
+def pre_images(model: "torch.nn.Module", images: Any, layer: Any, channel: int, *, method: str = "guided",
+               unit: Any = None) -> np.ndarray:
+    """What in each image drives one unit of ``channel`` of ``layer``, mapped back to pixels (N, C, H, W).
+
+    The backward pass of the unit's value with respect to the input, with the ReLUs' backward rule
+    set by ``method`` (:data:`PRE_IMAGE_METHODS`): ``"gradient"`` is the true gradient,
+    ``"deconvnet"`` Zeiler & Fergus's projection (a ReLU passes the backward signal where it is
+    positive), ``"guided"`` guided backpropagation (where the signal *and* the ReLU's forward input
+    are positive), which gives the sharpest pictures. The unit: ``unit=None`` takes each image's
+    strongest response in the channel (as :func:`top_activations` does), a (row, col) pair the same
+    unit in every image, a list of pairs one per image; for a layer with vector outputs (a linear
+    layer: a class score) the entry ``channel``. Only pixels in the unit's receptive field can be
+    non-zero.
+
+    ``layer``: a submodule, its name in ``model.named_modules()`` or a child index. ReLUs are
+    caught as functions (``nn.ReLU`` modules and ``F.relu`` alike) and computed out of place while
+    this runs, so in-place ReLUs are fine (code that ignores a ReLU's return value is not). The
+    model runs in eval mode; its flags are restored, nothing stays attached to it and its
+    parameters' ``.grad`` are not touched.
+    """
+    import torch
+
+    method = check_choice(method, "method", PRE_IMAGE_METHODS)
+    name, module = find_layer(model, layer)
+    if not is_int(channel):
+        raise TypeError(f"channel must be an int (a channel index of layer {name!r}), got {channel!r}")
+    x = _as_batch(images, "images", model).detach().clone().requires_grad_(True)
+    seen: list[torch.Tensor] = []
+
+    def keep(_module, _inputs, output):
+        seen.append(output[0] if isinstance(output, (tuple, list)) else output)
+
+    handle = module.register_forward_hook(keep)
+    try:
+        with eval_mode(model), torch.enable_grad():
+            with _relu_rule_mode()(method):
+                model(x)
+            if not seen:
+                raise ValueError(f"layer {name!r} did not run in the model's forward pass")
+            values = _chosen_units(seen[-1], name, channel, unit)
+            (grad,) = torch.autograd.grad(values.sum(), x, allow_unused=True)
+    finally:
+        handle.remove()
+    if grad is None:  # the unit does not depend on the input at all
+        grad = torch.zeros_like(x)
+    return grad.detach().cpu().numpy().astype(np.float64)
+
+
+def guided_backprop(model: "torch.nn.Module", images: Any, layer: Any, channel: int, *,
+                    unit: Any = None) -> np.ndarray:
+    """Guided backpropagation (Springenberg et al. 2015): :func:`pre_images` with ``method="guided"``."""
+    return pre_images(model, images, layer, channel, method="guided", unit=unit)
+
+
+def deconvnet(model: "torch.nn.Module", images: Any, layer: Any, channel: int, *, unit: Any = None) -> np.ndarray:
+    """Zeiler & Fergus's deconvnet projection: :func:`pre_images` with ``method="deconvnet"``."""
+    return pre_images(model, images, layer, channel, method="deconvnet", unit=unit)
+
+
+def _signed_picture(pre_image: np.ndarray) -> tuple[np.ndarray, dict]:
+    """A (C, h, w) pre-image ready for imshow: grey around 0 (one channel) or 0.5 + signal (colour)."""
+    limit = float(np.abs(pre_image).max()) or 1.0
+    if pre_image.shape[0] == 3:
+        return 0.5 + 0.5 * np.moveaxis(pre_image, 0, -1) / limit, {}
+    return pre_image[0], {"cmap": "gray", "vmin": -limit, "vmax": limit}
+
+
+def plot_pre_images(model: "torch.nn.Module", images: Any, layer: Any, channel: int, k: int = 9, *,
+                    method: str = "guided", batch_size: int = 128, rf_layers: Any = None) -> "Figure":
+    """Zeiler & Fergus's picture of a channel: the ``k`` strongest units' pre-images above their input patches.
+
+    The units are those of :func:`top_activations` (one per image); each pre-image
+    (:func:`pre_images` with ``method``) and each patch is cropped to the unit's receptive field.
+    Pre-images are signed: mid-grey is 0, lighter pushes the unit up, darker down.
+    """
+    method = check_choice(method, "method", PRE_IMAGE_METHODS)
+    records = top_activations(model, images, layer, channel, k, batch_size=batch_size, rf_layers=rf_layers)
+    data = _to_numpy(images, "images")
+    if data.ndim == 3:
+        data = data[None]
+    chosen = data[[r.image_index for r in records]]
+    projected = pre_images(model, chosen, layer, channel, method=method, unit=[r.position for r in records])
+    fig = _new_figure(1.25 * len(records) + 0.4, 3.0)
+    axes = fig.subplots(2, len(records), squeeze=False)
+    for column, record in enumerate(records):
+        (top, bottom), (left, right) = record.region or ((0, data.shape[2]), (0, data.shape[3]))
+        picture, style = _signed_picture(projected[column, :, top:bottom, left:right])
+        axes[0, column].imshow(picture, interpolation="nearest", **style)
+        axes[0, column].set_title(f"#{record.image_index}: {record.value:.2f}", fontsize=7)
+        patch = chosen[column, :, top:bottom, left:right]
+        _show_image(axes[1, column], _image_hwc(np.moveaxis(patch, 0, -1) if patch.shape[0] == 3 else patch[0]),
+                    interpolation="nearest")
+        for ax in axes[:, column]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel(method, fontsize=8)
+    axes[1, 0].set_ylabel("patch", fontsize=8)
+    layer_name, _ = find_layer(model, layer)
+    fig.suptitle(f"channel {channel} of {layer_name or 'layer'}: {method} pre-images (top) of its top "
+                 f"{len(records)} units and the input patches they see", fontsize=9)
     return fig

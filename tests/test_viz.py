@@ -314,6 +314,7 @@ def test_no_pyplot_figures_leak():
     before = plt.get_fignums()
     viz.hinton(np.eye(3))
     viz.show_filters(np.ones((2, 1, 3, 3)))
+    viz.plot_pre_images(_cross_detector(), torch.rand(3, 1, 6, 6), 0, channel=0, k=2)
     assert plt.get_fignums() == before
     assert matplotlib.get_backend().lower() == "agg"
 
