@@ -48,12 +48,12 @@ def test_ci_runs_the_readme_test_command():
     assert re.search(r"^make test\s*$", ci, re.M)
 
 
-def test_import_is_lazy_and_fast():
-    code = ("import sys, time; t=time.perf_counter(); import cnnkit; dt=time.perf_counter()-t; "
-            "print(sorted(m for m in ('torch','matplotlib','ipywidgets','sklearn') if m in sys.modules)); print(dt)")
+def test_import_is_lazy():
+    """`import cnnkit` loads none of the heavy libraries (what makes it fast; speed itself is not asserted)."""
+    code = ("import sys; import cnnkit; "
+            "print(sorted(m for m in ('torch','matplotlib','ipywidgets','sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "[]", f"import cnnkit imported heavy modules: {out[0]}"
-    assert float(out[1]) < 1.0  # generous: a lazy package imports in milliseconds
 
 
 def test_lazy_submodule_access_and_unknown_name():
