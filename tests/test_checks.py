@@ -535,6 +535,23 @@ def test_a_composition_that_could_not_be_caught_is_judged_on_the_kit():
     assert not check(edge_strength, correlate2d=correlate2d).passed
 
 
+def test_an_unwritten_function_never_agrees_with_its_prerequisite():
+    """A correlate2d left unfinished for non-square kernels: a convolve2d that raises the same
+    NotImplementedError there earns nothing for it (it may be unfinished too)."""
+    square_only = _mistake("correlate2d.square_kernel")
+
+    def correlate2d(image, kernel):
+        if np.shape(kernel)[0] != np.shape(kernel)[1]:
+            raise NotImplementedError
+        return square_only(image, kernel)
+
+    def convolve2d(image, kernel):
+        return correlate2d(image, np.asarray(kernel, dtype=float)[::-1, ::-1])
+
+    result = check(convolve2d, correlate2d=correlate2d)
+    assert not result.passed and "not written yet" in result.message
+
+
 def test_shift_experiment_on_a_wrong_pool2d():
     pool2d = _mistake("pool2d.h_over_s")
 
