@@ -20,7 +20,32 @@ import torch.nn.functional as F
 
 from cnnkit import models
 from cnnkit.config import resolve_device
+from cnnkit.data.loader import CROP_PADDING, random_crop, random_hflip
 from cnnkit.train import fit
+
+
+def plain_epoch(net, opt, x, y, batch_size: int, device, amp: bool, channels_last: bool,
+                augment: str | None = None) -> None:
+    """One epoch of the loop everyone writes by hand (tensors already on the device).
+
+    ``augment``: None, ``"crop"`` or ``"crop_flip"``, with the kit's own on-device crop and flip, so a
+    comparison with ``fit(augment=...)`` measures the trainer, not the augmentation.
+    """
+    order = torch.randperm(len(x), device=device)
+    for start in range(0, len(x), batch_size):
+        idx = order[start:start + batch_size]
+        xb, yb = x[idx], y[idx]
+        if augment is not None:
+            xb = random_crop(xb, CROP_PADDING)
+        if augment == "crop_flip":
+            xb = random_hflip(xb)
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = F.cross_entropy(net(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
 
 
 def plain_loop(x, y, batch_size: int, epochs: int, device, channels_last: bool, amp: bool, compile: bool) -> float:
@@ -36,17 +61,7 @@ def plain_loop(x, y, batch_size: int, epochs: int, device, channels_last: bool, 
     for epoch in range(epochs):
         _sync(device)
         start = time.perf_counter()
-        order = torch.randperm(len(x), device=device)
-        for i in range(0, len(x), batch_size):
-            idx = order[i:i + batch_size]
-            xb, yb = x[idx], y[idx]
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss = F.cross_entropy(net(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        plain_epoch(net, opt, x, y, batch_size, device, amp, channels_last)
         _sync(device)
         if epoch > 0:
             best = max(best, len(x) / (time.perf_counter() - start))

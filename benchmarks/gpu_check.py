@@ -35,13 +35,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from cnnkit import models
 from cnnkit.config import resolve_device
-from cnnkit.data.loader import CROP_PADDING, DeviceLoader, random_crop, random_hflip
+from cnnkit.data.loader import DeviceLoader
 from cnnkit.train import fit
 from cnnkit.train.loop import compiled
+
+from bench_train import plain_epoch  # benchmarks/ is the script's folder, first on sys.path
 
 GPU_SETTINGS = ("bf16_cl", "fp32", "bf16_cl_cg", "bf16_cl_compile", "bf16", "bf16_cl_cudnnbm", "fp32_compile")
 CPU_SETTINGS = ("fp32", "bf16")
@@ -143,26 +144,6 @@ def run_fit(setting: Setting, data, device: torch.device, epochs: int, batch_siz
             "eval_s": round(history["seconds"][-1] - train_s, 3), "images_per_s": round(history["images_per_s"][-1], 1),
             "total_s": round(total, 2), "final_train_loss": round(history["train_loss"][-1], 4),
             **peak_memory(device, baseline)}
-
-
-def plain_epoch(net, opt, x, y, batch_size: int, device: torch.device, amp: bool, channels_last: bool,
-                augment) -> None:
-    """One epoch of the loop everyone writes by hand (tensors already on the device)."""
-    order = torch.randperm(len(x), device=device)
-    for start in range(0, len(x), batch_size):
-        idx = order[start:start + batch_size]
-        xb, yb = x[idx], y[idx]
-        if augment is not None:
-            xb = random_crop(xb, CROP_PADDING)
-        if augment == "crop_flip":
-            xb = random_hflip(xb)
-        if channels_last:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = F.cross_entropy(net(xb), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
 
 
 def run_plain(setting: Setting, data, device: torch.device, epochs: int, batch_size: int, augment) -> dict[str, Any]:

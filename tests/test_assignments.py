@@ -24,6 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from nbhelpers import SOLUTION_MARKERS, nbg, regions, solved
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -34,7 +36,6 @@ TIMEOUT = 180
 #: The infinite-loop student is graded with a short per-cell limit, so the run stays short.
 LOOP_TIMEOUT = 15
 
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
 
@@ -45,39 +46,6 @@ def workflow(test):
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def nbg(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def strip_markers(source: str) -> str:
-    """The solution as a student would type it: the code between the markers, markers removed."""
-    return "\n".join(line for line in source.splitlines() if line.strip() not in SOLUTION_MARKERS)
-
-
-def regions(source: str, begin: str, end: str) -> list[str]:
-    """Lines inside ``begin`` ... ``end`` regions of a cell."""
-    inside, lines = False, []
-    for line in source.splitlines():
-        if line.strip() == begin:
-            inside = True
-        elif line.strip() == end:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return lines
-
-
-def solved(source_nb, release_nb):
-    """The release with every solution cell (code and free text) filled in from the source."""
-    answers = {nbg(c)["grade_id"]: c.source for c in source_nb.cells if nbg(c).get("solution")}
-    nb = nbformat.from_dict(release_nb)
-    for cell in nb.cells:
-        gid = nbg(cell).get("grade_id")
-        if nbg(cell).get("solution"):
-            cell.source = strip_markers(answers[gid])
-    return nb
-
-
 def cell_by_id(nb, grade_id):
     for cell in nb.cells:
         if nbg(cell).get("grade_id") == grade_id:

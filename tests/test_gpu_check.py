@@ -18,7 +18,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _script(name: str):
-    """Import benchmarks/NAME.py (benchmarks/ is a folder of scripts, not a package)."""
+    """Import benchmarks/NAME.py (benchmarks/ is a folder of scripts, not a package: a script imports
+    its siblings from its own folder, first on sys.path when it runs)."""
+    folder = str(REPO / "benchmarks")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(f"_bench_{name}", REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up here

@@ -72,13 +72,13 @@ from typing import Callable
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
+from nbhelpers import nbg, regions, solved  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 ASSIGNMENT = "a1_convolution"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 #: Autograded points of a1 (the other 4 of its 30 are graded by hand).
 AUTO_POINTS = 26.0
@@ -122,38 +122,6 @@ def sandbox_state() -> tuple[bool, str]:
 
 
 # ----------------------------------------------------------------------------------------- notebook helpers
-def nbg(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def strip_markers(source: str) -> str:
-    """The solution as a student would type it: the code between the markers, markers removed."""
-    return "\n".join(line for line in source.splitlines() if line.strip() not in SOLUTION_MARKERS)
-
-
-def regions(source: str, begin: str, end: str) -> list[str]:
-    """Lines inside ``begin`` ... ``end`` regions of a cell."""
-    inside, lines = False, []
-    for line in source.splitlines():
-        if line.strip() == begin:
-            inside = True
-        elif line.strip() == end:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return lines
-
-
-def solved(source_nb, release_nb):
-    """The release with every solution cell (code and free text) filled in from the source."""
-    answers = {nbg(c)["grade_id"]: c.source for c in source_nb.cells if nbg(c).get("solution")}
-    nb = nbformat.from_dict(release_nb)
-    for cell in nb.cells:
-        if nbg(cell).get("solution"):
-            cell.source = strip_markers(answers[nbg(cell)["grade_id"]])
-    return nb
-
-
 def cell_by_id(nb, grade_id):
     for cell in nb.cells:
         if nbg(cell).get("grade_id") == grade_id:

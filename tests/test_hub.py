@@ -46,11 +46,11 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, chromium_path
+from nbhelpers import nbg, strip_markers
 
 ASSIGNMENT = "a1_convolution"
 SOLUTION = REPO / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 LAUNCHER = REPO / "hub" / "launch.py"
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 START_S = 300       # the launcher's first start: accounts, the course's gradebook, the hub and its proxy
 STOP_S = 90         # Ctrl+C to nothing left
 UI_S = 120          # any one wait in the browser
@@ -232,10 +232,6 @@ def page_config(lab_html: str) -> dict:
     return json.loads(found.group(1))
 
 
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def hidden_test_lines() -> list[str]:
     """Lines inside the solution's hidden-test blocks that appear nowhere else in it (not ``except ValueError:``)."""
     source = json.loads(SOLUTION.read_text())
@@ -270,13 +266,13 @@ def answered(release: dict, author: str, *, zero_conv2d: bool = False) -> dict:
     ``author`` signs the free-text answer to ``q_filters``, so each student's feedback can be told apart.
     """
     solution = json.loads(SOLUTION.read_text())
-    answers = {nbgrader_meta(c)["grade_id"]: "".join(c["source"]) for c in solution["cells"]
-               if nbgrader_meta(c).get("solution")}
+    answers = {nbg(c)["grade_id"]: "".join(c["source"]) for c in solution["cells"]
+               if nbg(c).get("solution")}
     nb = copy.deepcopy(release)
     for cell in nb["cells"]:
-        meta = nbgrader_meta(cell)
+        meta = nbg(cell)
         if meta.get("solution"):
-            text = "\n".join(line for line in answers[meta["grade_id"]].splitlines() if line.strip() not in MARKERS)
+            text = strip_markers(answers[meta["grade_id"]])
             if meta["grade_id"] == "conv2d" and zero_conv2d:
                 text = ZERO_CONV2D
             if meta["grade_id"] == "q_filters":

@@ -30,6 +30,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from nbhelpers import nbg, solved
+
 from cnnkit.checks import MISTAKES
 from cnnkit.grading import report as rp
 from cnnkit.grading.sandbox import available, unavailable_reason
@@ -58,24 +60,9 @@ def selected(assignment: str) -> list:
             if queue and len(chosen) < PER_ASSIGNMENT:
                 chosen.append(queue.pop(0))
     return chosen
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not available(), reason=f"grading needs the sandbox: {unavailable_reason()}")]
-
-
-def _nbg(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def _solved(source_nb, release_nb):
-    answers = {_nbg(c)["grade_id"]: c.source for c in source_nb.cells if _nbg(c).get("solution")}
-    nb = nbformat.from_dict(release_nb)
-    for cell in nb.cells:
-        if _nbg(cell).get("solution"):
-            cell.source = "\n".join(line for line in answers[_nbg(cell)["grade_id"]].splitlines()
-                                    if line.strip() not in MARKERS)
-    return nb
 
 
 def mutant_source(mistake) -> str:
@@ -88,7 +75,7 @@ def with_mistake(honest, mistake):
     """The honest notebook with ``mistake.function`` redefined, right after the cell that defines it."""
     nb = nbformat.from_dict(honest)
     index = next(i for i, c in enumerate(nb.cells)
-                 if c.cell_type == "code" and _nbg(c).get("solution")
+                 if c.cell_type == "code" and nbg(c).get("solution")
                  and re.search(rf"^def {re.escape(mistake.function)}\(", c.source, re.MULTILINE))
     nb.cells.insert(index + 1, nbformat.v4.new_code_cell(mutant_source(mistake)))
     return nb
@@ -96,8 +83,8 @@ def with_mistake(honest, mistake):
 
 def checking_cells(nb, function: str) -> set[str]:
     """The graded cells whose visible part runs ``check(function ...)``."""
-    found = {_nbg(cell)["grade_id"] for cell in nb.cells
-             if _nbg(cell).get("grade") and cell.cell_type == "code"
+    found = {nbg(cell)["grade_id"] for cell in nb.cells
+             if nbg(cell).get("grade") and cell.cell_type == "code"
              and re.search(rf"\bcheck\({re.escape(function)}\b", cell.source)}
     if not found:
         raise KeyError(f"no graded cell checks {function}")
@@ -127,7 +114,7 @@ def graded(request, tmp_path_factory):
                    env=env, check=True, capture_output=True)
     source = nbformat.read(course / "solutions" / name / f"{name}.ipynb", as_version=4)
     release = nbformat.read(course / "assignments" / name / f"{name}.ipynb", as_version=4)
-    honest = _solved(source, release)
+    honest = solved(source, release)
     mistakes = selected(name)
     students = {"honest": honest} | {_student_id(m): with_mistake(honest, m) for m in mistakes}
     for student, nb in students.items():
@@ -147,10 +134,10 @@ def _failed_cells(course: Path, name: str, student: str) -> dict[str, list[str]]
     nb = nbformat.read(course / "autograded" / student / name / f"{name}.ipynb", as_version=4)
     failed = {}
     for cell in nb.cells:
-        if _nbg(cell).get("grade") and cell.cell_type == "code":
+        if nbg(cell).get("grade") and cell.cell_type == "code":
             errors = [o for o in cell.outputs if o.get("output_type") == "error"]
             if errors:
-                failed[_nbg(cell)["grade_id"]] = list(errors[0].get("traceback", []))
+                failed[nbg(cell)["grade_id"]] = list(errors[0].get("traceback", []))
     return failed
 
 
@@ -171,7 +158,7 @@ def test_every_mistake_loses_points_once_at_a_visible_check_and_is_named(graded)
     assert len(mistakes) >= 12 and {m.function for m in mistakes} == {
         m.function for m in MISTAKES if m.assignment == name}  # every graded function is tried
     source = nbformat.read(course / "solutions" / name / f"{name}.ipynb", as_version=4)
-    sources = {_nbg(c).get("grade_id"): c.source for c in source.cells}
+    sources = {nbg(c).get("grade_id"): c.source for c in source.cells}
     problems = []
     for mistake in mistakes:
         student = _student_id(mistake)

@@ -460,3 +460,11 @@ def test_fit_refuses_an_unknown_compile_mode():
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
     with pytest.raises(ValueError, match=r"compile must be one of \(False, True, 'default', 'reduce-overhead'"):
         fit(model, ((x, y), (x, y)), epochs=1, lr=0.1, batch_size=4, device="cpu", compile="fast", progress=False)
+
+
+@pytest.mark.parametrize("mode", [False, 1, "fast", None])
+def test_compiled_refuses_what_is_no_compile_mode(mode):
+    from cnnkit.train.loop import compiled
+
+    with pytest.raises(ValueError, match=r"mode must be one of \(True, 'default', 'reduce-overhead'"):
+        compiled(nn.Linear(2, 2), mode)

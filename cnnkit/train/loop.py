@@ -233,7 +233,14 @@ def compiled(net: nn.Module, mode: bool | str = True) -> nn.Module:
     rest (measured in benchmarks/gpu_check.py). ``"reduce-overhead"`` also replays CUDA graphs,
     which removes the per-kernel launch cost that dominates a small network's step on a GPU.
     """
+    if mode is False or not _is_compile_mode(mode):
+        raise ValueError(f"mode must be one of {COMPILE_MODES[1:]}, got {mode!r}")
     return torch.compile(net, dynamic=False, mode=None if mode is True else mode)
+
+
+def _is_compile_mode(value: object) -> bool:
+    """One of :data:`COMPILE_MODES` (``1`` is no ``True`` here, nor ``0`` a ``False``)."""
+    return isinstance(value, (bool, str)) and value in COMPILE_MODES
 
 
 def fit(model: nn.Module, data, epochs: int, lr: float, batch_size: int, optimizer: str = "sgd",
@@ -259,7 +266,7 @@ def fit(model: nn.Module, data, epochs: int, lr: float, batch_size: int, optimiz
     The model is returned in eval mode, ready for inference.
     """
     check_module(model)
-    if compile not in COMPILE_MODES or not isinstance(compile, (bool, str)):
+    if not _is_compile_mode(compile):
         raise ValueError(f"compile must be one of {COMPILE_MODES}, got {compile!r}")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=PATH to resume from")
