@@ -45,6 +45,7 @@ import os
 import re
 import shutil
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -93,6 +94,18 @@ MathJax.Hub.Register.StartupHook("End", function () {
 });
 </script>
 <script src="{mathjax_src}"></script>"""
+
+
+#: The site's content width. A lecture page is at most PAGE_WIDTH_PX wide (centred) and shows a figure at
+#: most FIGURE_WIDTH_PX wide: a wider PNG is scaled down to it. Figures are drawn to be read there
+#: (tests/test_figures.py renders the kit's figures at this width and checks their text size).
+PAGE_WIDTH_PX = 1000
+FIGURE_WIDTH_PX = 860
+LAYOUT_CSS = f"""<style>
+body.jp-Notebook {{ max-width: {PAGE_WIDTH_PX}px; margin: 0 auto; }}
+body.jp-Notebook .jp-RenderedImage img {{ max-width: min(100%, {FIGURE_WIDTH_PX}px); height: auto; }}
+details.cnnkit-answer > summary {{ cursor: pointer; color: var(--jp-brand-color1, #1565c0); }}
+</style>"""
 
 
 class BuildError(RuntimeError):
@@ -351,6 +364,28 @@ def _inline_markdown(text: str) -> str:
     return match.group(1) if match else out
 
 
+#: An answer folded in ``<details>``: its summary line, the markdown inside, the closing tag on its own line.
+_DETAILS = re.compile(r"^(?P<indent>[ \t]*)<details(?P<attrs>[^>]*)>[ \t]*<summary>(?P<summary>.*?)</summary>"
+                      r"(?P<body>.*?)^[ \t]*</details>[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def fold_answers(markdown: str) -> str:
+    """Each ``<details><summary>..</summary> markdown </details>`` of a cell as one block of HTML.
+
+    The notebooks write an exercise's answer as markdown between ``<details>`` and ``</details>`` (JupyterLab
+    renders that folded). nbconvert would not: its renderer closes the ``<details>`` right after the summary
+    and leaves the answer below it, open. Rendering the markdown inside first and writing the whole element
+    on one line (newlines as ``&#10;``) keeps it one HTML block, folded, with its formatting.
+    """
+    def one(match: re.Match) -> str:
+        body = textwrap.dedent(match.group("body").strip("\n"))
+        inner = _markdown(body).strip().replace("\n", "&#10;")
+        summary = _inline_markdown(match.group("summary").strip())
+        return f'{match.group("indent")}<details class="cnnkit-answer"{match.group("attrs")}><summary>{summary}</summary>{inner}</details>'
+
+    return _DETAILS.sub(one, markdown)
+
+
 def mathjax_head(prefix: str = "") -> str:
     src = f"{prefix}mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
     return MATHJAX_HEAD.replace("{mathjax_src}", html.escape(src, quote=True))
@@ -368,13 +403,16 @@ def render_lecture(executed_nb, *, title: str, filename: str, size: str, lab_hre
     from nbconvert import HTMLExporter
 
     nb = copy.deepcopy(executed_nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "<details" in cell.source:
+            cell.source = fold_answers(cell.source)
     counts = staticize(nb, note=html.escape(STATIC_NOTE))
     exporter = HTMLExporter(template_name="cnnkit_site", extra_template_basedirs=[str(SITE_DIR / "templates")],
                             embed_images=True)
     resources = {
         "metadata": {"name": title, "path": str(source_dir or REPO / "lectures")},
         "cnnkit_site": {
-            "head_html": mathjax_head(), "css_href": "site.css", "index_href": "index.html",
+            "head_html": LAYOUT_CSS + "\n" + mathjax_head(), "css_href": "site.css", "index_href": "index.html",
             "lab_href": lab_href, "download_href": download_href, "filename": filename, "size": size,
             "prev": prev_link, "next": next_link,
         },

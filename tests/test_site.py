@@ -236,6 +236,80 @@ def test_error_outputs_are_marked_for_the_checks():
     assert page.count("cnnkit-error-output") == 1 and page.count("cnnkit-expected-error") == 1
 
 
+# --------------------------------------------------------------------------- folded answers
+ANSWER_MD = ("1. What is $2 + 2$?\n\n   <details><summary>Answer</summary>\n\n   **Four**: `2 + 2` is $4$.\n\n"
+             "   - a list item inside the answer\n\n   </details>\n\n2. Next question.\n")
+
+
+def _answers(page: str) -> list:
+    return BeautifulSoup(page, "html.parser").select("details.cnnkit-answer")
+
+
+def test_fold_answers_keeps_the_markdown_inside_the_details():
+    folded = build_site.fold_answers(ANSWER_MD)
+    assert folded.count("<details") == 1 and folded.count("</details>") == 1
+    line = next(line for line in folded.splitlines() if "<details" in line)
+    assert line.startswith("   <details") and line.endswith("</details>")  # one line: one HTML block
+    page, _ = build_site.render_lecture(_notebook([_md("# T"), _md(ANSWER_MD)]), title="T", filename="t.ipynb",
+                                        size="small", lab_href="/lab/tree/t", download_href="notebooks/t.ipynb")
+    (answer,) = _answers(page)
+    assert answer.summary.get_text() == "Answer" and not answer.has_attr("open")
+    assert answer.find("strong").get_text() == "Four" and answer.find("code").get_text() == "2 + 2"
+    assert "$4$" in answer.get_text() and answer.find("li").get_text() == "a list item inside the answer"
+    assert "Next question" not in answer.get_text()
+
+
+def test_every_lecture_answer_is_inside_its_details():
+    """nbconvert alone closes each <details> right after its summary; the builder keeps the answers inside."""
+    for path in build_site.discover(LECTURES_DIR):
+        nb = nbformat.read(path, as_version=4)
+        expected = sum(c.source.count("<details") for c in nb.cells if c.cell_type == "markdown")
+        page, _ = build_site.render_lecture(nb, title="T", filename=path.name, size="small",
+                                            lab_href="/lab/tree/t", download_href="notebooks/t")
+        answers = _answers(page)
+        assert len(answers) == expected, path.name
+        for answer in answers:
+            text = answer.get_text(" ", strip=True)
+            assert len(text) > len("Answer") + 20, f"{path.name}: an empty answer: {answer}"
+
+
+@pytest.mark.browser
+def test_answers_stay_folded_until_their_summary_is_clicked(tmp_path):
+    """In Chromium an answer's text is hidden until its summary is clicked (all of lecture 02's, and a made-up one)."""
+    from playwright.sync_api import sync_playwright
+
+    pages = {"made_up.html": _notebook([_md("# T"), _md(ANSWER_MD)]),
+             "lecture_02.html": nbformat.read(build_site.discover(LECTURES_DIR, ["02_"])[0], as_version=4)}
+    expected = {}
+    for name, nb in pages.items():
+        page, _ = build_site.render_lecture(nb, title="T", filename="t.ipynb", size="small", lab_href="/lab/tree/t",
+                                            download_href="notebooks/t.ipynb")
+        (tmp_path / name).write_text(page, encoding="utf-8")
+        expected[name] = len(_answers(page))
+    assert expected["made_up.html"] == 1 and expected["lecture_02.html"] >= 4
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:"))
+                       else r.abort())
+            for name, count in expected.items():
+                page.goto((tmp_path / name).as_uri(), wait_until="load")
+                answers = page.locator("details.cnnkit-answer")
+                assert answers.count() == count, name
+                for i in range(count):
+                    answer = answers.nth(i)
+                    body = answer.locator(":scope > :not(summary)").first
+                    assert answer.locator("summary").is_visible()
+                    assert not body.is_visible(), f"{name}: answer {i + 1} shows before its summary is clicked"
+                    answer.locator("summary").click()
+                    assert body.is_visible(), f"{name}: answer {i + 1} still hidden after a click"
+                    assert answer.evaluate("d => d.open")
+        finally:
+            browser.close()
+
+
 # --------------------------------------------------------------------------- kernels: cache and failures
 def _write(path: Path, cells: list) -> None:
     nbformat.write(_notebook(cells, kernelspec={"name": "python3", "display_name": "Python 3",
