@@ -11,6 +11,9 @@ One file per family (``lenet``, ``alexnet``, ``vgg``, ``googlenet``, ``resnet`` 
 ``cifar_resnet`` for He et al.'s CIFAR nets), all built from the shared pieces in ``blocks``.
 Each model also has its own constructor (``models.resnet20(...)``), and the module docstrings
 tie every number to the paper's table. Models only: no data or training code here.
+``load_pretrained("alexnet" | "vgg16" | "resnet18")`` (or ``alexnet(weights="imagenet")``) loads
+torchvision's published ImageNet weights, downloaded once and verified (``pretrained``); without a
+network it raises ``WeightsUnavailable`` with a one-line reason.
 """
 from __future__ import annotations
 
@@ -38,6 +41,17 @@ from .cifar_resnet import (
 )
 from .googlenet import GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux, googlenet
 from .lenet import LeNet5, lenet5
+from .pretrained import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PUBLISHED,
+    WeightsUnavailable,
+    imagenet_batch,
+    load_pretrained,
+    pretrained_names,
+    unnormalize,
+    weights_path,
+)
 from .resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
 from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 
@@ -147,7 +161,16 @@ __all__ = [
     "ResNet",
     "VGG",
     "ZeroPadShortcut",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "PUBLISHED",
+    "WeightsUnavailable",
     "count_parameters",
+    "imagenet_batch",
+    "load_pretrained",
+    "pretrained_names",
+    "unnormalize",
+    "weights_path",
     "defaults",
     "get",
     "input_size",

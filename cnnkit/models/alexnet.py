@@ -31,6 +31,8 @@ inputs from 63x63 (torchvision) / 67x67 (original) upward work; the paper used 2
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor, nn
 
@@ -137,10 +139,21 @@ class AlexNet(nn.Module):
 
 
 def alexnet(
-    num_classes: int = 1000, in_channels: int = 3, variant: str = "torchvision", dropout: float = 0.5
+    num_classes: int = 1000, in_channels: int = 3, variant: str = "torchvision", dropout: float = 0.5,
+    weights: Optional[str] = None,
 ) -> AlexNet:
-    """AlexNet; ``variant`` "torchvision" (61.1M parameters, official weights load) or "original" (2012)."""
-    return AlexNet(num_classes=num_classes, in_channels=in_channels, variant=variant, dropout=dropout)
+    """AlexNet; ``variant`` "torchvision" (61.1M parameters, official weights load) or "original" (2012).
+
+    ``weights="imagenet"`` loads torchvision's published ImageNet weights (downloaded once and
+    verified, see :mod:`cnnkit.models.pretrained`) into the torchvision variant, in eval mode.
+    """
+    from .pretrained import check_weights_option, load_into
+
+    check_weights_option(weights, "alexnet", num_classes, in_channels)
+    if weights is not None and variant != "torchvision":
+        raise ValueError(f"weights={weights!r} exist for variant='torchvision' only, got variant={variant!r}")
+    model = AlexNet(num_classes=num_classes, in_channels=in_channels, variant=variant, dropout=dropout)
+    return model if weights is None else load_into(model, "alexnet")
 
 
 __all__ = ["ALEXNET_VARIANTS", "AlexNet", "alexnet"]

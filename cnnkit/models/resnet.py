@@ -22,6 +22,8 @@ end), which keeps the CPU tests fast; parameter counts do not depend on the inpu
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor, nn
 
@@ -99,9 +101,17 @@ def _resnet(depth: int, num_classes: int, in_channels: int, zero_init_residual: 
     return ResNet(block, layers, num_classes, in_channels, zero_init_residual)
 
 
-def resnet18(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False) -> ResNet:
-    """ResNet-18: basic blocks [2, 2, 2, 2] (Table 1; 11.7M parameters, 1.8 GFLOPs)."""
-    return _resnet(18, num_classes, in_channels, zero_init_residual)
+def resnet18(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False,
+             weights: Optional[str] = None) -> ResNet:
+    """ResNet-18: basic blocks [2, 2, 2, 2] (Table 1; 11.7M parameters, 1.8 GFLOPs).
+
+    ``weights="imagenet"`` loads torchvision's published ImageNet weights (45 MB, downloaded once).
+    """
+    from .pretrained import check_weights_option, load_into
+
+    check_weights_option(weights, "resnet18", num_classes, in_channels)
+    model = _resnet(18, num_classes, in_channels, zero_init_residual)
+    return model if weights is None else load_into(model, "resnet18")
 
 
 def resnet34(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False) -> ResNet:

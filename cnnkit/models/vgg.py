@@ -25,7 +25,7 @@ state_dict keys equal torchvision's (``features.0.weight`` ... ``classifier.6.bi
 """
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 import torch
 from torch import Tensor, nn
@@ -130,9 +130,16 @@ def vgg13(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -
     return vgg(13, num_classes, in_channels, False, dropout)
 
 
-def vgg16(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
-    """VGG-16, configuration D (Table 1; 138M parameters, Table 2)."""
-    return vgg(16, num_classes, in_channels, False, dropout)
+def vgg16(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, weights: Optional[str] = None) -> VGG:
+    """VGG-16, configuration D (Table 1; 138M parameters, Table 2).
+
+    ``weights="imagenet"`` loads torchvision's published ImageNet weights (528 MB, downloaded once).
+    """
+    from .pretrained import check_weights_option, load_into
+
+    check_weights_option(weights, "vgg16", num_classes, in_channels)
+    model = vgg(16, num_classes, in_channels, False, dropout)
+    return model if weights is None else load_into(model, "vgg16")
 
 
 def vgg19(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
