@@ -54,3 +54,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_SUBMODULES))
+
+
+# In a notebook without PyTorch (the light `student` install), "No module named 'torch'" becomes one
+# line saying what to install (cnnkit.optional); elsewhere this does nothing.
+from .optional import show_hint_in_notebooks as _show_hint_in_notebooks  # noqa: E402
+
+_show_hint_in_notebooks()

@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rf": ("cnnkit.summary.cli", "rf_main", "receptive field table of a model"),
     "train": ("cnnkit.train", "main", "train a model on a data set (digits offline, MNIST, CIFAR-10)"),
     "grade": ("cnnkit.grading", "main", "collect, autograde, give feedback and export grades for an assignment"),
+    "lab": ("cnnkit.launch", "lab_main", "open the course in JupyterLab (what make lab does)"),
+    "test": ("cnnkit.launch", "suite_main", "run the course's test suite (what make test does)"),
 }
 
 
@@ -77,8 +79,17 @@ def main(argv: list[str] | None = None) -> int:
         return fail("python -m cnnkit", f"unknown command {command!r}; choose one of: {', '.join(COMMANDS)} "
                                         "(python -m cnnkit --help describes them)")
     module_name, func_name, _ = COMMANDS[command]
-    func = getattr(importlib.import_module(module_name), func_name)
-    return int(func(rest) or 0)
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+        return int(func(rest) or 0)
+    except ModuleNotFoundError as error:  # the light install has no PyTorch: one line, not a traceback
+        from cnnkit.optional import TorchMissing, is_torch_missing
+
+        if not is_torch_missing(error):
+            raise
+        from cnnkit.cli import fail
+
+        return fail(f"python -m cnnkit {command}", TorchMissing(f"'{command}'"), status=1)
 
 
 if __name__ == "__main__":
