@@ -1,6 +1,8 @@
 # cnnkit: two commands do all the set-up.
 #   make lab    open the course in JupyterLab (creates .venv on first use)
 #   make test   run the whole test suite      (creates .venv on first use)
+# Both call the package's own commands (cnnkit/launch.py), which work without make too:
+# `pip install -e ".[lab]"`, then `cnnkit lab` / `cnnkit test` (README, "Two commands").
 #   make hub    a real JupyterHub for a trial class (hub/README.md); make hub-clean removes it
 
 PYTHON ?= python3
@@ -15,8 +17,6 @@ TORCH_VERSION ?= 2.13.0
 # xdist_group marks (checked on this machine).
 JOBS ?= 2
 PORT ?= 8888
-# Jupyter refuses to run as root unless told; containers and CI machines often are root.
-ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # The trial JupyterHub (`make hub`): its state folder, port (default 8000, or a free one if taken)
 # and the configurable-http-proxy release installed from npm into $(HUB_DIR)/node.
@@ -36,11 +36,14 @@ $(BIN)/.cnnkit-installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# `cnnkit lab` runs jupyter lab --notebook-dir=. --port=PORT --no-browser
+# --ServerApp.default_url=/lab/tree/lectures (and --allow-root as root) in the course folder.
 lab: venv
-	$(BIN)/jupyter lab --notebook-dir=. --port=$(PORT) --no-browser --ServerApp.default_url=/lab/tree/lectures $(ALLOW_ROOT) $(LAB_ARGS)
+	$(BIN)/python -m cnnkit lab --port $(PORT) $(LAB_ARGS)
 
+# `cnnkit test` runs python -m pytest in the course folder with .venv/bin first on PATH.
 test: venv
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m cnnkit test -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
 
 bench: venv
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
