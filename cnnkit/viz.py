@@ -287,12 +287,16 @@ def feature_maps(model: "torch.nn.Module", x: Any, layer: Any, *, max_maps: int 
 
 
 # --------------------------------------------------------------------------- weight matrices
-def hinton(matrix: Any, *, max_weight: float | None = None, title: str | None = None) -> "Figure":
+def hinton(matrix: Any, *, max_weight: float | None = None, title: str | None = None,
+           row_labels: Sequence[Any] | None = None, col_labels: Sequence[Any] | None = None,
+           xlabel: str | None = None, ylabel: str | None = None) -> "Figure":
     """A Hinton diagram of a 2-D weight matrix: one square per weight, area ~ |w|, white > 0, black < 0.
 
     Row i of the matrix is row i of the diagram (drawn top to bottom). ``max_weight`` is the
     magnitude drawn as a full cell (default: the largest |w|), so diagrams of different
-    matrices compare when given the same value.
+    matrices compare when given the same value. Rows and columns are labelled with
+    ``row_labels`` / ``col_labels`` (default: their indices; every k-th one where there are many)
+    and the axes with ``ylabel`` / ``xlabel`` (what the rows and the columns are).
     """
     from matplotlib.patches import Rectangle
 
@@ -305,8 +309,13 @@ def hinton(matrix: Any, *, max_weight: float | None = None, title: str | None = 
     if max_weight is not None and not scale > 0:
         raise ValueError(f"max_weight must be > 0, got {max_weight!r}")
     rows, cols = w.shape
+    labels = {}
+    for name, given, count in (("row_labels", row_labels, rows), ("col_labels", col_labels, cols)):
+        if given is not None and len(given) != count:
+            raise ValueError(f"{name} must have one label per {name[:3]} ({count}), got {len(given)}")
+        labels[name] = [str(v) for v in (range(count) if given is None else given)]
     size = min(8.0, 0.35 * max(rows, cols) + 1.0)
-    fig = _new_figure(size * cols / max(rows, cols) + 0.5, size * rows / max(rows, cols) + 0.5)
+    fig = _new_figure(size * cols / max(rows, cols) + 0.9, size * rows / max(rows, cols) + 0.9)
     ax = fig.subplots()
     ax.set_facecolor("gray")
     ax.set_aspect("equal")
@@ -318,8 +327,18 @@ def hinton(matrix: Any, *, max_weight: float | None = None, title: str | None = 
                                facecolor="white" if value > 0 else "black", edgecolor="none"))
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(rows - 0.5, -0.5)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    cell_pt = 72 * size / max(rows, cols)
+    for axis, name, count in ((ax.yaxis, "row_labels", rows), (ax.xaxis, "col_labels", cols)):
+        # 8-point labels never touch: a row label needs ~10 points of height, a column label its width
+        need = 10 if name == "row_labels" else 5 * max(map(len, labels[name])) + 4
+        step = max(1, math.ceil(count / 24), math.ceil(need / cell_pt))
+        ticks = list(range(0, count, step))
+        axis.set_ticks(ticks, [labels[name][t] for t in ticks])
+        axis.set_tick_params(labelsize=8, length=2)
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=9)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=9)
     ax.set_title(title or f"{rows}x{cols} weights (white > 0, black < 0)", fontsize=10)
     return fig
 

@@ -126,6 +126,20 @@ def test_hinton_area_and_colour_follow_the_weights():
         viz.hinton(m, max_weight=0)
 
 
+def test_hinton_labels_rows_columns_and_axes_without_crowding():
+    m = np.random.default_rng(0).normal(size=(10, 84))
+    fig = viz.hinton(m, row_labels=[f"digit {d}" for d in range(10)], xlabel="F6 unit", ylabel="class")
+    (ax,) = fig.axes
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert rows[0] == "digit 0" and set(rows) <= {f"digit {d}" for d in range(10)}
+    columns = [t.get_text() for t in ax.get_xticklabels()]
+    assert columns[:2] == ["0", "4"] and len(columns) <= 24, "every k-th column index, at most 24 of them"
+    assert ax.get_xlabel() == "F6 unit" and ax.get_ylabel() == "class"
+    assert min(t.get_fontsize() for t in ax.get_xticklabels() + ax.get_yticklabels()) >= 8
+    with pytest.raises(ValueError, match="row_labels must have one label per row"):
+        viz.hinton(m, row_labels=["a"])
+
+
 # --------------------------------------------------------------------------- curves
 def test_training_curves_plot_the_history():
     history = {"epoch": [1, 2, 3], "train_loss": [1.0, 0.5, 0.3], "test_loss": [1.1, 0.7, 0.6],
