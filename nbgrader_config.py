@@ -26,17 +26,15 @@ _NOT_NUMPY = ["torch", "scipy.signal", "scipy.ndimage"]
 # the size formulas the hidden ops share (the checks they also hold stay: the filter bank needs them)
 _SIZE_FORMULAS = ["cnnkit._geometry." + name for name in
                   ("conv_out_len", "pool_out_len", "conv_padding", "same_padding_split", "pool_window", "extent")]
-# the self-checks' catalogue of mistakes: each mutant is a near-solution (check() itself stays)
-_MUTANTS = ["cnnkit.checks.mutants_a1", "cnnkit.checks.mutants_a2", "cnnkit.checks.mutants_a3"]
 c.CnnkitGrader.hidden_modules = {
     "a1_convolution": (_REFERENCE_OPS + ["cnnkit.arith", "cnnkit.summary", "cnnkit.models"] + _NOT_NUMPY
-                       + _MUTANTS + _SIZE_FORMULAS),
+                       + _SIZE_FORMULAS),
     "a2_pooling_normalization": (_REFERENCE_OPS + ["cnnkit.arith", "cnnkit.summary", "cnnkit.models"] + _NOT_NUMPY
-                                 + _MUTANTS + _SIZE_FORMULAS),
+                                 + _SIZE_FORMULAS),
     # a3 uses the kit's conv2d forward, ReLU and softmax loss: its backward passes, pooling, layers
     # and non-numpy code go (scikit-learn, which reads the digits, needs scipy.ndimage)
     "a3_cnn_from_scratch": ["cnnkit.ops.conv.conv2d_backward", "cnnkit.ops.pool", "cnnkit.ops.norm", "cnnkit.nn",
-                            "cnnkit.models", "torch", "scipy.signal"] + _MUTANTS,
+                            "cnnkit.models", "torch", "scipy.signal"],
     # a4 is PyTorch: the kit's ready-made models and its occlusion map go (the trainer and plots stay)
     "a4_resnet_gpu": ["cnnkit.models", "cnnkit.viz.occlusion_sensitivity"],
 }

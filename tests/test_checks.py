@@ -2,7 +2,8 @@
 
 Fast (tiny inputs, no notebook kernels). The "student" functions below are written independently
 of the solution notebooks (vectorised where the solutions loop, other cache layouts, other momentum
-conventions), and the solution notebooks' own functions are checked too.
+conventions), and the solution notebooks' own functions are checked too. The mistakes' mutants
+come from the instructor's catalogue (instructor/mistakes/); the package knows them as data only.
 """
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import cnnkit.checks as checks
 from cnnkit import ops
-from cnnkit.checks import FUNCTIONS, MISTAKES, CheckResult, Mistake, check
+from cnnkit.checks import FUNCTIONS, CheckResult, call_updating, check, record_results
 from cnnkit.checks import _core
+from mistake_catalogue import MUTANTS as MISTAKES
+from mistake_catalogue import Mutant as Mistake
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -288,6 +291,14 @@ def test_catalogue_size_and_ids():
         assert callable(m.mutant)
     for name in FUNCTIONS:
         assert len(checks.mistakes_of(name)) >= 3, name
+
+
+def test_the_package_knows_every_mistake_in_words():
+    """cnnkit.checks.MISTAKES is the instructor's catalogue without its code: same ids, titles, sections."""
+    assert [m.mistake for m in MISTAKES] == checks.MISTAKES
+    for shipped in checks.MISTAKES:
+        assert isinstance(shipped, checks.Mistake) and not hasattr(shipped, "mutant")
+    assert checks.mistakes_of("conv2d") == [m.mistake for m in MISTAKES if m.function == "conv2d"]
 
 
 def test_catalogue_has_the_required_mistakes():
@@ -652,7 +663,7 @@ def test_mutant_is_self_contained(m):
 def test_mutants_of_a_function_are_distinct_on_its_cases(name):
     spec = checks._SPECS[name]
     run = spec.run or _core.default_run
-    mistakes = checks.mistakes_of(name)
+    mistakes = [m for m in MISTAKES if m.function == name]
     cases = spec.cases()
     outcomes = {}
     for m in mistakes:
@@ -728,27 +739,34 @@ def _assert_plain(value, where="argument"):
         assert isinstance(value, _PLAIN), f"{where} of type {type(value).__name__} is not plain data"
 
 
-def proxy(func, returned: list | None = None):
+class proxy:
     """Call ``func`` the way a grader's proxy does: arguments and results travel by value (copies),
-    changed dict arguments are copied back, exceptions come back as new classes with the same name."""
-    def call(*args, **kwargs):
+    exceptions come back as new classes with the same name, and nothing is ever written back into
+    the caller's objects; what the function changed in place is only read through
+    ``__cnnkit_call_updating__`` (what :func:`cnnkit.checks.call_updating` asks for)."""
+
+    def __init__(self, func, returned: list | None = None):
+        self._func, self._returned = func, returned
+
+    def __call__(self, *args, **kwargs):
+        return self._run(args, kwargs)[0]
+
+    def __cnnkit_call_updating__(self, args, kwargs):
+        return self._run(args, kwargs)
+
+    def _run(self, args, kwargs):
         for v in (*args, *kwargs.values()):
-            if not (returned and any(v is r for r in returned)):
+            if not (self._returned and any(v is r for r in self._returned)):
                 _assert_plain(v)
         sent_args, sent_kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
         try:
-            result = func(*sent_args, **sent_kwargs)
+            result = self._func(*sent_args, **sent_kwargs)
         except Exception as exc:
             raise type(type(exc).__name__, (Exception,), {})(str(exc)) from None
-        for original, sent in zip(args, sent_args):
-            if isinstance(original, dict):
-                original.clear()
-                original.update(copy.deepcopy(sent))
         result = copy.deepcopy(result)
-        if returned is not None:
-            returned.append(result[1] if isinstance(result, tuple) and len(result) == 2 else result)
-        return result
-    return call
+        if self._returned is not None:
+            self._returned.append(result[1] if isinstance(result, tuple) and len(result) == 2 else result)
+        return result, list(copy.deepcopy(sent_args)), copy.deepcopy(sent_kwargs)
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -757,11 +775,121 @@ def test_through_a_grader_proxy(name):
     helpers = {k: proxy(v, caches) for k, v in student_helpers(name, globals()).items()}
     result = check(proxy(CORRECT[name], caches), name=name, **helpers)
     assert result.passed, result.message
-    for m in checks.mistakes_of(name):
+    for m in (m for m in MISTAKES if m.function == name):
         caches = []
         helpers = {k: proxy(v, caches) for k, v in mutant_helpers(m).items()}
         result = check(proxy(as_student(m), caches), name=name, **helpers)
         assert result.mistake == m.id, result.message
+
+
+def test_check_reads_nothing_of_the_function_but_its_name():
+    """A grader's proxy is judged by what its calls return: attributes it reports about itself
+    (code, globals, a wrapped function, a signature, a module) are never consulted."""
+    class Liar:
+        __name__ = "conv2d"
+        __wrapped__ = staticmethod(CORRECT["conv2d"])
+        __code__ = CORRECT["conv2d"].__code__
+        __globals__ = {"mistake": None}
+        __module__ = "cnnkit.ops.conv"
+        __qualname__ = "conv2d"
+        __signature__ = inspect.signature(CORRECT["conv2d"])
+
+        def __call__(self, x, w, b=None, stride=1, padding=0):
+            return ops.conv2d(x, w, None, stride=stride, padding=padding)   # forgets the bias
+
+        def __getattr__(self, attribute):
+            raise AssertionError(f"check() read {attribute!r}")
+
+    result = check(Liar())
+    assert not result.passed and result.mistake == "conv2d.no_bias", result.message
+
+
+# =========================================================================== what a grader needs
+
+def test_result_names_the_mistake_title_and_lecture():
+    m = next(m for m in MISTAKES if m.id == "conv2d.no_bias")
+    result = check(m.mutant, name="conv2d")
+    assert (result.mistake, result.title, result.lecture) == (m.id, m.title, m.lecture)
+    passed = check(CORRECT["conv2d"])
+    assert (passed.mistake, passed.title, passed.lecture) == (None, None, None)
+
+    def conv2d(x, w, b=None, stride=1, padding=0):                  # wrong in no catalogued way
+        return CORRECT["conv2d"](x, w, b, stride, padding) * 2
+
+    unknown = check(conv2d)
+    assert not unknown.passed and (unknown.mistake, unknown.title, unknown.lecture) == (None, None, None)
+
+
+def test_record_results_collects_every_check_and_nests():
+    bias = next(m for m in MISTAKES if m.id == "conv2d.no_bias").mutant
+    before = check(CORRECT["pool2d"])
+    with record_results() as outer:
+        first = check(CORRECT["conv2d"])
+        with record_results() as inner:
+            second = check(bias, name="conv2d")
+            # a check's own look at a prerequisite (its note) is not a separate result
+            third = check(CORRECT["convolve2d"], correlate2d=_mistake("correlate2d.drops_last"))
+        fourth = check(CORRECT["conv_output_size"])
+    after = check(CORRECT["pool2d"])
+    assert [id(r) for r in outer] == [id(first), id(second), id(third), id(fourth)]
+    assert [id(r) for r in inner] == [id(second), id(third)]
+    assert before.passed and after.passed and second.mistake == "conv2d.no_bias"
+    with pytest.raises(TypeError):                    # a wrong call of check itself records nothing
+        with record_results() as failed:
+            check(CORRECT["train"])
+    assert failed == []
+    with record_results() as again:                   # the same list is not reused after its context
+        check(CORRECT["pool2d"])
+    assert len(again) == 1 and failed == []
+
+
+def test_call_updating_copies_and_returns_what_changed():
+    def step(params, scale, *, shift=0.0):
+        params["w"] += scale
+        params.setdefault("seen", 0)
+        return float(params["w"].sum() + shift)
+
+    params = {"w": np.zeros(3)}
+    returned, args, kwargs = call_updating(step, params, 2.0, shift=1.0)
+    assert returned == 7.0 and params == {"w": params["w"]} and not params["w"].any()   # the caller's untouched
+    assert args[0]["w"].tolist() == [2.0, 2.0, 2.0] and args[0]["seen"] == 0 and args[1] == 2.0
+    assert kwargs == {"shift": 1.0} and isinstance(args, list) and isinstance(kwargs, dict)
+
+    class Remote:
+        """A grader's proxy: it answers for itself with the same triple."""
+        calls: list = []
+
+        def __call__(self, *args, **kwargs):
+            raise AssertionError("called directly")
+
+        def __cnnkit_call_updating__(self, args, kwargs):
+            self.calls.append((args, kwargs))
+            return "done", (*args, "changed"), {**kwargs, "extra": True}
+
+    remote = Remote()
+    assert call_updating(remote, 1, k=2) == ("done", [1, "changed"], {"k": 2, "extra": True})
+    assert remote.calls == [((1,), {"k": 2})]
+
+    class NotCallable:
+        __cnnkit_call_updating__ = "not a function"
+
+        def __call__(self, value):
+            return value + 1
+
+    assert call_updating(NotCallable(), 1) == (2, [1], {})
+
+
+def test_train_is_judged_on_what_it_left_in_params_not_on_the_callers_objects():
+    """A grader never copies a student's in-place changes back: train's updated params are read
+    through call_updating, so a right train passes only when its proxy reports them."""
+    class WritesNothingBack:
+        __name__ = "train"
+
+        def __call__(self, params, *args, **kwargs):
+            return CORRECT["train"](copy.deepcopy(params), *args, **kwargs)
+
+    assert not check(WritesNothingBack(), loss_and_grads=loss_and_grads).passed
+    assert check(proxy(CORRECT["train"]), name="train", loss_and_grads=loss_and_grads).passed
 
 
 # =========================================================================== speed
@@ -785,17 +913,18 @@ def test_every_check_is_fast():
 
 _HIDDEN_REFERENCE = ("torch", "cnnkit.ops.conv", "cnnkit.ops.pool", "cnnkit.ops.norm", "cnnkit.ops.activations",
                      "cnnkit.nn", "cnnkit.arith")
-_HIDDEN_MUTANTS = ("cnnkit.checks.mutants_a1", "cnnkit.checks.mutants_a2", "cnnkit.checks.mutants_a3")
 
 
 @pytest.mark.parametrize("hidden, expected", [
     (_HIDDEN_REFERENCE, "False None conv_output_size: cannot be checked here"),
-    (_HIDDEN_MUTANTS, "False None conv_output_size: wrong result for n=32, kernel_size=5.\n  expected 28, got 27."),
-], ids=["reference hidden", "mutants hidden"])
+    ((), "True conv_output_size.no_plus_one conv_output_size: wrong result for n=32, kernel_size=5.\n"
+         "  expected 28, got 27.\n  This looks like a known mistake: the + 1 is missing"),
+], ids=["reference hidden", "nothing hidden"])
 def test_importable_where_modules_are_hidden(hidden, expected):
-    """A grading sandbox hides the reference ops and cnnkit.arith (a1, a2), and may hide the mutant
-    modules: importing cnnkit.checks still works (it imports neither), and a check still answers in
-    plain words (without the reference it cannot judge; without the mutants it names no mistake)."""
+    """A grading sandbox hides the reference ops and cnnkit.arith (a1, a2): importing cnnkit.checks
+    still works (it imports neither), and a check still answers in plain words (without the
+    reference it cannot judge). The mistake is named from the catalogue's data alone: no code of
+    the instructor's is imported, and the package holds no mutant module any more."""
     import subprocess
     import sys
 
@@ -811,13 +940,13 @@ def test_importable_where_modules_are_hidden(hidden, expected):
 
         sys.meta_path.insert(0, Blocker())
         from cnnkit.checks import check
-        assert not [m for m in sys.modules if m.startswith(("cnnkit.checks.mutants", "cnnkit.ops.conv"))]
+        assert not [m for m in sys.modules if m.startswith(("cnnkit.checks.mutants", "cnnkit.ops.conv", "instructor"))]
         def conv_output_size(n, kernel_size, stride=1, padding=0):
             return (n + 2 * padding - kernel_size) // stride   # the + 1 is missing
         result = check(conv_output_size)
-        print(result.passed, result.mistake, result.message)
+        print(result.mistake is not None, result.mistake, result.message)
+        assert not [m for m in sys.modules if m.startswith(("instructor", "cnnkit.checks.mutants"))]
     """) % (hidden,)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(expected), proc.stdout
-    assert "known mistake" not in proc.stdout

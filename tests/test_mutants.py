@@ -30,9 +30,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from mistake_catalogue import MUTANTS as MISTAKES
 from nbhelpers import nbg, solved
 
-from cnnkit.checks import MISTAKES
 from cnnkit.grading import report as rp
 from cnnkit.grading.sandbox import available, unavailable_reason
 

@@ -19,13 +19,19 @@ Some checks take the student's other functions as helpers::
     check(convolve2d, correlate2d=correlate2d)                  # optional: says so when correlate2d is wrong
 
 The student's function is only ever called with plain arguments (numpy arrays, numbers, strings, dicts,
-numpy Generators; fresh copies each time) and judged by what it returns or raises, so a grader can run
-the same check in its own process on a proxy of the function.
+numpy Generators; fresh copies each time) and judged by what it returns or raises; of the function
+object itself only ``__name__`` is read. A function that updates its arguments in place (``train``'s
+params) is read through :func:`call_updating`. So a grader can run the same check in its own
+process on a proxy of the function, and collect what every check found with :func:`record_results`.
+
+The catalogue of mistakes is data: what a function making each mistake returns on the fixed cases
+(``catalogue.json``, built by the instructor from code that is not part of this package).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ._core import (
     Case,
@@ -33,19 +39,21 @@ from ._core import (
     Spec,
     Unavailable,
     Verdict,
-    bind_globals,
+    call_updating,
     default_run,
+    fingerprint,
     invoke,
     judge,
+    matches,
     reproduce_line,
-    same_outcome,
 )
 from ._mistake import A1, A2, A3, Mistake
 from ._specs_a1 import SPECS as _SPECS_A1
 from ._specs_a2 import SPECS as _SPECS_A2
 from ._specs_a3 import SPECS as _SPECS_A3
 
-__all__ = ["check", "CheckResult", "Mistake", "MISTAKES", "FUNCTIONS", "ASSIGNMENTS", "mistakes_of"]
+__all__ = ["check", "CheckResult", "Mistake", "MISTAKES", "FUNCTIONS", "ASSIGNMENTS", "mistakes_of",
+           "record_results", "call_updating"]
 
 _SPECS: dict[str, Spec] = {s.name: s for s in (*_SPECS_A1, *_SPECS_A2, *_SPECS_A3)}
 
@@ -55,33 +63,37 @@ ASSIGNMENTS = (A1, A2, A3)
 
 
 def __getattr__(name: str) -> Any:
-    """``MISTAKES``, the catalogue of realistic mistakes (each with a mutant that makes exactly that
-    mistake), is imported on first use: the mutant modules may be hidden where checks run untrusted."""
+    """``MISTAKES``, the catalogue of realistic mistakes, is read from its data file on first use."""
     if name == "MISTAKES":
-        from ._catalogue import MISTAKES
-
-        globals()["MISTAKES"] = MISTAKES
-        return MISTAKES
+        mistakes = list(_loaded_catalogue().mistakes)
+        globals()["MISTAKES"] = mistakes
+        return mistakes
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _load_catalogue() -> list[Mistake]:
-    """The catalogue, or nothing where the mutant modules are hidden (then no mistake is named)."""
+def _loaded_catalogue():
+    """The catalogue, or an empty one where its file cannot be read (then no mistake is named)."""
+    from ._catalogue import Catalogue, load
+
     try:
-        from ._catalogue import MISTAKES
-    except ImportError:
-        return []
-    return MISTAKES
+        return load()
+    except (OSError, ValueError, KeyError, TypeError):
+        return Catalogue((), {}, {})
 
 
 def mistakes_of(function: str) -> list[Mistake]:
     """The catalogued mistakes of one function."""
-    return [m for m in _load_catalogue() if m.function == function]
+    return [m for m in _loaded_catalogue().mistakes if m.function == function]
 
 
 @dataclass
 class CheckResult:
-    """What :func:`check` found. ``message`` explains it in plain words, starting with the function's name."""
+    """What :func:`check` found. ``message`` explains it in plain words, starting with the function's name.
+
+    ``mistake`` is the id of the catalogued mistake the function was recognised as making (None when
+    none, or when several fit equally well), ``title`` that mistake in plain words and ``lecture`` the
+    lecture section that explains it.
+    """
 
     function: str
     passed: bool
@@ -89,6 +101,8 @@ class CheckResult:
     mistake: str | None = None
     checks: int = 0
     failed: int = 0
+    lecture: str | None = None
+    title: str | None = None
 
     def assert_passed(self) -> None:
         """Raise ``AssertionError(message)`` unless every check passed."""
@@ -105,6 +119,31 @@ class CheckResult:
         return f"{mark} **`{self.function}`**\n\n```text\n{self.message}\n```\n"
 
 
+_recorders: list[list[CheckResult]] = []
+
+
+@contextmanager
+def record_results() -> Iterator[list[CheckResult]]:
+    """Collect every :class:`CheckResult` that :func:`check` returns while the context is active.
+
+        with record_results() as found:
+            run_the_test_cell()
+        diagnoses = [r.mistake for r in found if not r.passed]
+
+    Contexts nest (each active list receives every result); the checks that a check runs itself
+    (a prerequisite's, for its note) are not recorded.
+    """
+    found: list[CheckResult] = []
+    _recorders.append(found)
+    try:
+        yield found
+    finally:
+        for i in range(len(_recorders) - 1, -1, -1):
+            if _recorders[i] is found:
+                del _recorders[i]
+                break
+
+
 def check(func: Callable, name: str | None = None, **helpers: Any) -> CheckResult:
     """Check a graded function on small readable cases and explain the first failure.
 
@@ -112,7 +151,15 @@ def check(func: Callable, name: str | None = None, **helpers: Any) -> CheckResul
     ``helpers`` are the student's other functions that this check needs (see the module doc);
     ``kind="avg"`` keeps only the cases of one kind, for functions with a ``kind`` argument.
     Raises TypeError / ValueError for a wrong call of ``check`` itself; never for a wrong ``func``.
+    Every result is also appended to the lists of the active :func:`record_results` contexts.
     """
+    result = _check(func, name, helpers)
+    for found in _recorders:
+        found.append(result)
+    return result
+
+
+def _check(func: Callable, name: str | None, helpers: dict) -> CheckResult:
     fname = name
     if fname is None:
         try:
@@ -206,9 +253,12 @@ def _run(spec: Spec, func: Callable, helpers: dict, kind: str | None = None, par
         problem = spec.precheck(helpers)
         if problem:
             return CheckResult(name, False, f"{name}: cannot be checked yet: {problem}")
-    all_cases = [c for c in spec.cases() if _of_kind(c, kind) and (part is None or spec.parts[part](c))]
-    cases = [c for c in all_cases if all(h in helpers for h in c.needs)]
-    notes = sorted({spec.skipped_note.get(h, "") for c in all_cases if c not in cases for h in c.needs} - {""})
+    every_case = spec.cases()
+    chosen = [(i, c) for i, c in enumerate(every_case) if _of_kind(c, kind) and (part is None or spec.parts[part](c))]
+    runnable = [(i, c) for i, c in chosen if all(h in helpers for h in c.needs)]
+    cases, positions = [c for _, c in runnable], [i for i, _ in runnable]
+    skipped = [c for _, c in chosen if not all(h in helpers for h in c.needs)]
+    notes = sorted({spec.skipped_note.get(h, "") for c in skipped for h in c.needs} - {""})
     run = spec.run or default_run
     own = _built_on(spec, func, cases, helpers)
     verdicts: list[Verdict] = []
@@ -231,17 +281,16 @@ def _run(spec: Spec, func: Callable, helpers: dict, kind: str | None = None, par
     first = failures[0]
     if verdicts[first].terse:
         return CheckResult(name, False, f"{name}: {verdicts[first].headline}", None, len(cases), len(failures))
-    found = _diagnose(spec, cases, verdicts, first, helpers)
+    found = _diagnose(spec, every_case, positions, verdicts, first)
     lines = [f"{name}: {verdicts[first].headline}"]
     if verdicts[first].detail:
         detail = verdicts[first].detail
         lines.append("  " + detail + ("" if detail.endswith(".") else "."))
-    mistake = None
+    named: Mistake | None = None
     if len(found) == 1:
-        m = found[0]
-        mistake = m.id
-        where = "" if m.function == name else f" in {m.function}"
-        lines.append(f"  This looks like a known mistake{where}: {m.title} ({m.lecture}).")
+        named = found[0]
+        where = "" if named.function == name else f" in {named.function}"
+        lines.append(f"  This looks like a known mistake{where}: {named.title} ({named.lecture}).")
     elif found:
         lines.append("  This looks like one of these known mistakes: "
                      + "; ".join(f"{m.title} ({m.lecture})" for m in found) + ".")
@@ -250,43 +299,46 @@ def _run(spec: Spec, func: Callable, helpers: dict, kind: str | None = None, par
         lines.append(repro)
     for prereq in spec.prerequisites:
         if prereq in helpers:
-            sub = check(helpers[prereq], name=prereq)
+            sub = _check(helpers[prereq], prereq, {})
             if not sub.passed:
                 lines.append(f"  Note: {name} uses your {prereq}, which fails its own check; fix it first "
                              f"(check({prereq})).")
     if len(failures) > 1:
         lines.append(f"  {len(failures)} of {len(cases)} checks fail; this is the first.")
-    return CheckResult(name, False, "\n".join(lines), mistake, len(cases), len(failures))
+    return CheckResult(name, False, "\n".join(lines), named.id if named else None, len(cases), len(failures),
+                       named.lecture if named else None, named.title if named else None)
 
 
-def _candidates(spec: Spec, helpers: dict):
-    """(mistake, function to run in this check's place, helpers to run it with), for every catalogued
-    mistake this check can recognise: the function's own, and its partner's where the pair is observed."""
-    for m in _load_catalogue():
-        if m.function == spec.name:
-            h = {**helpers, **dict(m.helpers)}
-            yield m, bind_globals(m.mutant, m.needs, h), h
-        elif m.function in spec.related and spec.role is not None:
-            companions = dict(m.helpers)
-            if spec.role in companions:
-                h = {**helpers, spec.related[m.function]: bind_globals(m.mutant, m.needs, helpers)}
-                yield m, companions[spec.role], h
+def _candidates(spec: Spec, every_case: list[Case]):
+    """(mistake, its stored outcome on each of the check's cases) for every catalogued mistake this
+    check can recognise: the function's own, and its partner's where the pair is observed (a
+    backward seen through check(forward, backward=...)). None where the cases are not the ones
+    the outcomes were recorded on."""
+    catalogue = _loaded_catalogue()
+    if catalogue.fingerprints.get(spec.name) != fingerprint(every_case):
+        return
+    for m in catalogue.mistakes:
+        if m.function == spec.name or m.function in spec.related:
+            stored = catalogue.observed.get(m.id, {}).get(spec.name)
+            if stored is not None and len(stored) == len(every_case):
+                yield m, stored
 
 
-def _diagnose(spec: Spec, cases: list[Case], verdicts: list[Verdict], first: int, helpers: dict) -> list[Mistake]:
-    """The catalogued mistakes whose mutant behaves like the student's function: it must agree on the
-    first failing case; among those, the ones agreeing on the most cases win."""
-    run = spec.run or default_run
+def _diagnose(spec: Spec, every_case: list[Case], positions: list[int], verdicts: list[Verdict],
+              first: int) -> list[Mistake]:
+    """The catalogued mistakes whose stored outcomes are like the student's: they must agree on the
+    first failing case; among those, the ones agreeing on the most cases win. ``positions[i]`` is
+    the index in ``every_case`` of the i-th case that was run."""
+    def agrees(stored: list[dict | None], i: int) -> bool:
+        recorded = stored[positions[i]]
+        return recorded is not None and matches(spec, recorded, verdicts[i].outcome)
+
     best: list[Mistake] = []
     best_score = 0
-    for mistake, fn, h in _candidates(spec, helpers):
-        def outcome(case, fn=fn, h=h):
-            return invoke(lambda: run(fn, case, h))
-
-        if not same_outcome(spec, outcome(cases[first]), verdicts[first].outcome):
+    for mistake, stored in _candidates(spec, every_case):
+        if not agrees(stored, first):
             continue
-        score = 1 + sum(same_outcome(spec, outcome(c), verdicts[i].outcome)
-                        for i, c in enumerate(cases) if i != first)
+        score = 1 + sum(agrees(stored, i) for i in range(len(verdicts)) if i != first)
         if score > best_score:
             best, best_score = [mistake], score
         elif score == best_score:

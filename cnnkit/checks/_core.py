@@ -6,16 +6,16 @@ trusted reference (:mod:`cnnkit.ops`, :mod:`cnnkit.arith`) returns on the same i
 function is called with plain arguments only (fresh copies every time), and only what it returns
 (or raises) is looked at, so the same check runs on a grader's proxy of the function.
 
-On a failure the catalogued mutants of the function (:data:`cnnkit.checks.MISTAKES`) run on the same
-cases: the one that behaves like the student's function on the first failing case (and on most of
-the others) names the mistake.
+On a failure the student's outcomes are compared with the stored outcomes of every catalogued
+mistake of the function (:data:`cnnkit.checks.MISTAKES`, data only: see :func:`summarize`): the one
+that behaves like the student's function on the first failing case (and on most of the others)
+names the mistake.
 """
 from __future__ import annotations
 
-import builtins
 import copy
+import hashlib
 import math
-import types
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -354,6 +354,27 @@ def default_run(func: Callable, case: Case, helpers: dict) -> Any:
     return func(*args, **kwargs)
 
 
+def call_updating(func: Callable, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
+    """Call ``func`` on deep copies of the arguments and return ``(what it returned, the copied
+    positional arguments as the function left them, the copied keyword arguments likewise)``.
+
+    This is how a check reads what a function changes in place (``train`` updates ``params``)
+    without ever sharing the caller's objects. A grader's proxy of a function running in another
+    process answers for itself: when ``func`` has a callable ``__cnnkit_call_updating__``, the
+    result is ``func.__cnnkit_call_updating__(args, kwargs)``, the same triple.
+    """
+    try:
+        remote = getattr(func, "__cnnkit_call_updating__", None)
+    except Exception:  # noqa: BLE001 - an object may refuse attribute access in its own way
+        remote = None
+    if callable(remote):
+        returned, new_args, new_kwargs = remote(args, kwargs)
+        return returned, list(new_args), dict(new_kwargs)
+    sent_args, sent_kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+    returned = func(*sent_args, **sent_kwargs)
+    return returned, list(sent_args), sent_kwargs
+
+
 def _error_name(exc: BaseException) -> str:
     return type(exc).__name__
 
@@ -448,11 +469,77 @@ def same_outcome(spec: Spec, a: Outcome, b: Outcome) -> bool:
     return _same(oa, ob)
 
 
-def bind_globals(func: Callable, names: tuple[str, ...], helpers: dict) -> Callable:
-    """``func`` with the notebook globals it calls (``loss_and_grads``) taken from ``helpers``."""
-    if not names:
-        return func
-    scope = {"__builtins__": builtins, **{n: helpers[n] for n in names if n in helpers}}
-    bound = types.FunctionType(func.__code__, scope, func.__name__, func.__defaults__, func.__closure__)
-    bound.__kwdefaults__ = func.__kwdefaults__
-    return bound
+# --------------------------------------------------------------------------- outcomes as data
+# A catalogued mistake is recognised by what a function making it returned on each fixed case. That
+# is stored as data (cnnkit/checks/catalogue.json): the observed entries, the Malformed text or the
+# exception's name. Building it and comparing with it use the same two functions below.
+
+def summarize(spec: Spec, outcome: Outcome) -> dict:
+    """One outcome as JSON-ready data: ``{"error": name}``, ``{"malformed": text}`` or
+    ``{"entries": [[label, value], ...]}`` (values encoded by :func:`encode_value`)."""
+    if outcome.error is not None:
+        return {"error": _error_name(outcome.error)}
+    try:
+        entries = _observe(spec, outcome.value)
+    except Malformed as bad:
+        return {"malformed": str(bad)}
+    return {"entries": [[e.label, encode_value(e.value)] for e in entries]}
+
+
+def matches(spec: Spec, stored: dict, outcome: Outcome) -> bool:
+    """Whether ``outcome`` agrees with a stored :func:`summarize` (within the entries' tolerances)."""
+    if "error" in stored or outcome.error is not None:
+        return outcome.error is not None and stored.get("error") == _error_name(outcome.error)
+    try:
+        observed = _observe(spec, outcome.value)
+    except Malformed as bad:
+        return stored.get("malformed") == str(bad)
+    if "entries" not in stored or len(stored["entries"]) != len(observed):
+        return False
+    recalled = [Entry(label, decode_value(value), got.rtol, got.atol)
+                for (label, value), got in zip(stored["entries"], observed)]
+    return _same(recalled, observed)
+
+
+def encode_value(value: Any) -> Any:
+    """An observed entry's value as JSON data (arrays as shape and flat list, tuples tagged)."""
+    if isinstance(value, np.ndarray):
+        return {"shape": list(value.shape), "data": np.asarray(value, dtype=float).ravel().tolist()}
+    if isinstance(value, tuple):
+        return {"tuple": [encode_value(v) for v in value]}
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"cannot store an observed {type(value).__name__}")
+
+
+def decode_value(data: Any) -> Any:
+    """The inverse of :func:`encode_value`."""
+    if isinstance(data, dict) and "shape" in data:
+        return np.asarray(data["data"], dtype=float).reshape(data["shape"])
+    if isinstance(data, dict) and "tuple" in data:
+        return tuple(decode_value(v) for v in data["tuple"])
+    return data
+
+
+def fingerprint(cases: list[Case]) -> str:
+    """A short hash of a function's cases (their arguments' names, values and expressions), stored
+    beside the outcomes: outcomes recorded on other cases are never compared."""
+    digest = hashlib.sha256()
+    for case in cases:
+        digest.update(f"case {case.raises.__name__ if case.raises else ''} {sorted(case.extra)}|".encode())
+        for arg in case.args:
+            digest.update(f"{arg.name}={arg.keyword}:{arg.expr}:".encode())
+            value = arg.value
+            if isinstance(value, np.ndarray):
+                digest.update(f"{value.dtype}{value.shape}".encode() + np.ascontiguousarray(value).tobytes())
+            elif isinstance(value, np.random.Generator):
+                digest.update(repr(value.bit_generator.state).encode())
+            else:
+                digest.update(repr(value).encode())
+    return digest.hexdigest()[:16]

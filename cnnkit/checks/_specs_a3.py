@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._core import A, Arg, Case, Entry, Malformed, Spec, Unavailable, as_array, compare, describe_case
-from ._core import describe_value, error_text, invoke, observe_array
+from ._core import call_updating, describe_value, error_text, invoke, observe_array
 from ._mistake import A3
 from ._specs_a1 import ints
 from ._specs_a2 import X44
@@ -234,16 +234,22 @@ def train_cases() -> list[Case]:
 
 
 def _run_train(func, case: Case, helpers: dict):
+    """The losses, and params as the function left them (read through call_updating: a grader's
+    proxy never writes a student's in-place changes back into the caller's objects)."""
     args, kwargs = case.call_args()
-    losses = func(*args, **kwargs)
-    return {"losses": losses, "params": args[0]}
+    losses, args_after, _ = call_updating(func, *args, **kwargs)
+    return {"losses": losses, "params": args_after[0] if args_after else None}
 
 
-def _sgd(params, x, y, epochs, lr, batch_size, rng, momentum=0.9, *, loss_and_grads, drop_last):
-    """The update rule of a3, Part 4, run on the student's own loss_and_grads."""
+def _expected_trajectory(case: Case, loss_and_grads, drop_last: bool) -> dict:
+    """What the update rule of a3, Part 4 gives on this case with the student's own loss_and_grads:
+    the losses and the parameters after training (the observed form, not a function to call)."""
+    _, kwargs = case.call_args()
+    (params, x, y), _ = Case(case.args[:3]).call_args()
+    lr, batch_size, rng, momentum = kwargs["lr"], kwargs["batch_size"], kwargs["rng"], kwargs["momentum"]
     velocity = {k: np.zeros_like(v) for k, v in params.items()}
     losses = []
-    for _ in range(epochs):
+    for _ in range(kwargs["epochs"]):
         order = rng.permutation(len(x))
         for start in range(0, len(x), batch_size):
             batch = order[start:start + batch_size]
@@ -254,17 +260,14 @@ def _sgd(params, x, y, epochs, lr, batch_size, rng, momentum=0.9, *, loss_and_gr
                 velocity[k] = momentum * velocity[k] - lr * np.asarray(grads[k], dtype=float)
                 params[k] = params[k] + velocity[k]
             losses.append(float(loss))
-    return losses
+    return {"losses": losses, "params": params}
 
 
 def _train_expected(case: Case, helpers: dict) -> list:
     lag = helpers["loss_and_grads"]
     results = []
     for drop_last in (False, True):
-        def ref(*args, **kwargs):
-            return _sgd(*args, **kwargs, loss_and_grads=lag, drop_last=drop_last)
-
-        outcome = invoke(lambda: _run_train(ref, case, helpers))
+        outcome = invoke(lambda: _expected_trajectory(case, lag, drop_last))
         if outcome.error is not None:
             raise Unavailable(f"loss_and_grads raised {error_text(outcome.error)} while the check computed the "
                               "expected training run from it; fix the network first.")
@@ -287,6 +290,8 @@ def observe_train(value) -> list[Entry]:
         raise Malformed(f"returned losses of shape {arr.shape}: expected a flat list, one loss per mini-batch")
     entries = [Entry("losses", arr, noun="losses", note="one loss per mini-batch")]
     params = value["params"]
+    if not isinstance(params, dict):
+        raise Malformed(f"left params as {describe_value(params)}: expected the dict, updated in place")
     for k in ("w1", "b1", "w2", "b2"):
         if k not in params:
             raise Malformed(f"left params without {k!r}")

@@ -6,7 +6,7 @@ mutants pool by themselves instead of calling ``pool2d``).
 """
 from __future__ import annotations
 
-from ._mistake import (
+from .mutant import (
     A2,
     L01_RF,
     L03_L2FEAT,
@@ -15,7 +15,7 @@ from ._mistake import (
     L03_SHIFT,
     L04_LCN,
     L07_CHAIN,
-    Mistake,
+    Mutant,
     lecture,
 )
 
@@ -795,8 +795,8 @@ def shift_experiment_swapped_order(maps, shift=1, kernel_size=3):
 
 # --------------------------------------------------------------------------- the catalogue
 
-def _m(id_: str, title: str, where: tuple[str, str], mutant, what: str = "") -> Mistake:
-    return Mistake(id_, id_.split(".")[0], A2, title, lecture(where, what), mutant)
+def _m(id_: str, title: str, where: tuple[str, str], mutant, what: str = "") -> Mutant:
+    return Mutant(id_, id_.split(".")[0], A2, title, lecture(where, what), mutant)
 
 
 MISTAKES_A2 = [

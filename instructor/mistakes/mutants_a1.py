@@ -6,7 +6,7 @@ can be pasted into the notebook in place of the student's function (renamed).
 """
 from __future__ import annotations
 
-from ._mistake import (
+from .mutant import (
     A1,
     L01_SHARING,
     L02_CHANNELS,
@@ -16,7 +16,7 @@ from ._mistake import (
     L02_STRIDE,
     L03_L2FEAT,
     L05_DETAIL,
-    Mistake,
+    Mutant,
     lecture,
 )
 
@@ -648,8 +648,8 @@ def edge_strength_same_size(image):
 
 # --------------------------------------------------------------------------- the catalogue
 
-def _m(id_: str, title: str, where: tuple[str, str], mutant, what: str = "") -> Mistake:
-    return Mistake(id_, id_.split(".")[0], A1, title, lecture(where, what), mutant)
+def _m(id_: str, title: str, where: tuple[str, str], mutant, what: str = "") -> Mutant:
+    return Mutant(id_, id_.split(".")[0], A1, title, lecture(where, what), mutant)
 
 
 MISTAKES_A1 = [

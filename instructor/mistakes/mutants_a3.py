@@ -5,13 +5,13 @@ self-contained: numpy is imported in the body. Two kinds of mutant need somethin
 student's function does:
 
 * the 2x2 max-pool pair: a forward's cache is read by its backward, so each mutant comes with a
-  correct, self-contained companion (``Mistake.helpers``) that understands its cache;
+  correct, self-contained companion (``Mutant.helpers``) that understands its cache;
 * ``train`` calls the notebook's ``loss_and_grads`` (given in the notebook, not written by the
-  student): its mutants call that global too (``Mistake.needs``).
+  student): its mutants call that global too (``Mutant.needs``).
 """
 from __future__ import annotations
 
-from ._mistake import A3, L03_POOL, L04_SYSTEM, L07_CHAIN, L07_EXERCISES, Mistake, lecture
+from .mutant import A3, L03_POOL, L04_SYSTEM, L07_CHAIN, L07_EXERCISES, Mutant, lecture
 
 # --------------------------------------------------------------------------- conv2d_backward
 
@@ -495,9 +495,9 @@ _INIT = lecture(L07_EXERCISES, "He initialisation: standard deviation sqrt(2 / f
 _SGD = lecture(L04_SYSTEM, "the training loop; the update rule is in a3, Part 4")
 
 
-def _m(id_: str, title: str, where, mutant, what: str = "", **extra) -> Mistake:
+def _m(id_: str, title: str, where, mutant, what: str = "", **extra) -> Mutant:
     text = where if isinstance(where, str) else lecture(where, what)
-    return Mistake(id_, id_.split(".")[0], A3, title, text, mutant, **extra)
+    return Mutant(id_, id_.split(".")[0], A3, title, text, mutant, **extra)
 
 
 MISTAKES_A3 = [
