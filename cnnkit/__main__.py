@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rf": ("cnnkit.summary.cli", "rf_main", "receptive field table of a model"),
     "train": ("cnnkit.train", "main", "train a model on a data set (digits offline, MNIST, CIFAR-10)"),
     "grade": ("cnnkit.grading", "main", "collect, autograde, give feedback and export grades for an assignment"),
+    "report": ("cnnkit.grading.class_report", "main", "class report: scores, mistakes, what to reteach, LMS exports"),
     "lab": ("cnnkit.launch", "lab_main", "open the course in JupyterLab (what make lab does)"),
     "test": ("cnnkit.launch", "suite_main", "run the course's test suite (what make test does)"),
 }
