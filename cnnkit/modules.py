@@ -5,7 +5,12 @@
 * :func:`count_parameters` -- its learnable numbers, each shared parameter once;
 * :func:`module_device` -- where its weights live;
 * :func:`eval_mode` -- evaluation mode for a block of code, then every submodule's own
-  ``training`` flag back as it was (a BatchNorm layer a user froze in eval mode stays frozen).
+  ``training`` flag back as it was (a BatchNorm layer a user froze in eval mode stays frozen);
+* :func:`layer_kinds` -- the class name of every module in it, in ``model.modules()`` order.
+
+``layer_kinds`` also answers for a model that lives in a student's kernel while it is graded (the
+grader's handle answers it as data), so an assignment's tests can count a model's layers the same
+way in the notebook and in the grader.
 
 Used by :mod:`cnnkit.arith`, :mod:`cnnkit.summary`, :mod:`cnnkit.train` and :mod:`cnnkit.viz`;
 :mod:`cnnkit.models` re-exports :func:`count_parameters`. This is not the model zoo (that is
@@ -20,7 +25,7 @@ from typing import Any, Iterator
 
 from ._geometry import is_int
 
-__all__ = ["check_module", "find_layer", "count_parameters", "module_device", "eval_mode"]
+__all__ = ["check_module", "find_layer", "count_parameters", "module_device", "eval_mode", "layer_kinds"]
 
 
 def check_module(model: Any, name: str = "model") -> Any:
@@ -84,3 +89,13 @@ def eval_mode(model: Any) -> Iterator[Any]:
     finally:
         for module, flag in flags:
             module.training = flag
+
+
+def layer_kinds(model: Any) -> list[str]:
+    """The class name of every module of ``model`` (itself first), in ``model.modules()`` order:
+    ``layer_kinds(net).count("Conv2d")`` counts its convolutions."""
+    remote = getattr(type(model), "__cnnkit_layer_kinds__", None)
+    if remote is not None:  # a model in a student's kernel, seen from the grader
+        return remote(model)
+    check_module(model)
+    return [type(module).__name__ for module in model.modules()]

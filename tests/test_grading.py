@@ -21,7 +21,7 @@ import pytest
 
 from cnnkit.grading import STATUSES, StudentReport, grade, main
 from cnnkit.grading import report as rp
-from cnnkit.grading.checks import (LockedCell, classify_failure, extra_files, notebook_files, split_hidden,
+from cnnkit.grading.findings import (LockedCell, classify_failure, extra_files, notebook_files, split_hidden,
                                    tampered_cells, timed_out_cells)
 
 nbformat = pytest.importorskip("nbformat")
@@ -191,7 +191,7 @@ def test_grading_imports_where_fcntl_and_resource_do_not_exist():
     """Unix-only modules are imported where they are used, so ``import cnnkit.grading`` works on Windows."""
     code = ("import sys; sys.modules['fcntl'] = sys.modules['resource'] = None\n"
             "import cnnkit.grading\n"
-            "from cnnkit.grading import checks, nbgrader_glue, pipeline, policy, pool, report, synthetic, worker\n"
+            "from cnnkit.grading import findings, nbgrader_glue, pipeline, policy, pool, report, synthetic, worker\n"
             "try:\n"
             "    with open(sys.argv[1], 'w') as fh: pipeline._lock_exclusively(fh)\n"
             "except RuntimeError as exc: print(exc)\n")

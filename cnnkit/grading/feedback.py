@@ -16,7 +16,7 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 from traitlets import List, Unicode
 
-from .checks import split_hidden
+from .findings import split_hidden
 
 WITHHELD = "(hidden test: details withheld from feedback)"
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checks import LockedCell
+from .findings import LockedCell
 from .report import atomic_replace
 
 
@@ -186,6 +186,21 @@ def submission_score(db_url: str, course_id: str, assignment: str, student: str)
         total = max(0.0, float(submission.score) - float(submission.late_submission_penalty or 0.0))
         return SubmissionScore(total, float(submission.max_score), auto, auto_max, manual, manual_max, pending,
                                float(submission.total_seconds_late))
+
+
+def cell_points(db_url: str, course_id: str, assignment: str, student: str) -> dict[str, dict[str, dict]]:
+    """``{notebook: {grade_id: {"points": ..., "max_points": ...}}}`` of a graded submission (empty if none)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return {}
+        return {notebook.name: {grade.name: {"points": float(grade.score or 0.0),
+                                             "max_points": float(grade.max_score or 0.0)}
+                                for grade in notebook.grades}
+                for notebook in submission.notebooks}
 
 
 def roster(db_url: str, course_id: str) -> list[str]:

@@ -38,7 +38,7 @@ from .report import StudentReport
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only: the workers' modules load when grading starts
     from .pool import Outcome
-    from .worker import Answer, Task
+    from .messages import Answer, Task
 
 #: Wall-clock seconds one submission may take (all its notebooks) when --timeout is not given.
 DEFAULT_TIMEOUT = 1800.0
@@ -242,9 +242,38 @@ def _export(run: _Run, reports: dict[str, StudentReport]) -> list[StudentReport]
 
     ordered = [_with_current_points(reports[student], run) for student in sorted(reports)]
     export_grades(run.db_url, run.course_id, run.course / "grades.csv")
+    _write_diagnoses(run, ordered)
     rp.atomic_write_text(run.course / f"grading_report_{run.assignment}.csv", rp.reports_to_csv(ordered))
     rp.atomic_write_text(run.course / f"grading_report_{run.assignment}.txt", rp.format_table(ordered))
     return ordered
+
+
+def _save_diagnoses(run: _Run, student: str, diagnoses: dict) -> None:
+    """Keep what ``check()`` said in each graded cell of one student (for the class report), atomically."""
+    import json
+
+    rp.atomic_write_text(run.work / "diagnoses" / f"{student}.json", json.dumps(diagnoses))
+
+
+def _write_diagnoses(run: _Run, reports: list[StudentReport]) -> None:
+    """``grading_diagnoses_NAME.json``: every graded student's diagnoses with their cells' points."""
+    import json
+
+    from .nbgrader_glue import cell_points
+
+    students = {}
+    for report in reports:
+        try:
+            diagnoses = json.loads((run.work / "diagnoses" / f"{report.student}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        points = cell_points(run.db_url, run.course_id, run.assignment, report.student)
+        students[report.student] = {
+            notebook: {cell: {**entry, **points.get(notebook, {}).get(cell, {"points": None, "max_points": None})}
+                       for cell, entry in cells.items()}
+            for notebook, cells in diagnoses.items() if isinstance(cells, dict)}
+    document = {"version": 1, "assignment": run.assignment, "students": students}
+    rp.atomic_write_text(run.course / f"grading_diagnoses_{run.assignment}.json", json.dumps(document, indent=1))
 
 
 def _check_course(course: Path, gradebook: Path) -> None:
@@ -310,15 +339,31 @@ def _grade_in_workers(run: _Run, todo: list[tuple[str, str | None]]) -> dict[str
 
     stamps = dict(todo)
     scratch = _fresh_scratch(run)
-    tasks = [_task(run, scratch, student) for student in stamps]
+    temp = _temp_root()
+    tasks = [_task(run, scratch, temp, index, student) for index, student in enumerate(stamps)]
     results = {}
     pool = WorkerPool(min(run.jobs, len(tasks)), log_dir=scratch / "logs", env=_worker_env())
-    for outcome in pool.run(tasks, run.limit):
-        report = _record(run, outcome, stamps[outcome.task.student])
-        shutil.rmtree(outcome.task.scratch, ignore_errors=True)
-        results[report.student] = report
-    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        for outcome in pool.run(tasks, run.limit):
+            # the worker is done with (or was killed during) this task: its temporary files go, whatever happened
+            shutil.rmtree(outcome.task.temp, ignore_errors=True)
+            report = _record(run, outcome, stamps[outcome.task.student])
+            shutil.rmtree(outcome.task.scratch, ignore_errors=True)
+            results[report.student] = report
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     return results
+
+
+def _temp_root() -> Path:
+    """A private folder for the tasks' temporary files: in RAM (``/dev/shm``) where there is one, so the
+    kernels' channel files never reach the disk, else the system's temporary folder (short: socket paths)."""
+    import tempfile
+
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix="cnnkit-", dir=base))
 
 
 def _fresh_scratch(run: _Run) -> Path:
@@ -333,13 +378,13 @@ def _fresh_scratch(run: _Run) -> Path:
     return scratch
 
 
-def _task(run: _Run, scratch: Path, student: str) -> Task:
-    """The worker's task for one student: its own scratch folder, the shared gradebook snapshot."""
-    from .worker import Task
+def _task(run: _Run, scratch: Path, temp: Path, index: int, student: str) -> Task:
+    """The worker's task for one student: its own scratch and temporary folders, the shared gradebook snapshot."""
+    from .messages import Task
 
     return Task(course=str(run.course), assignment=run.assignment, student=student,
                 scratch=str(scratch / "students" / student), snapshot=str(scratch / "snapshot.db"),
-                cell_timeout=run.cell_timeout, sandboxed=run.sandbox)
+                temp=str(temp / str(index)), cell_timeout=run.cell_timeout, sandboxed=run.sandbox)
 
 
 def _record(run: _Run, outcome: Outcome, stamp: str | None) -> StudentReport:
@@ -360,7 +405,7 @@ def _record(run: _Run, outcome: Outcome, stamp: str | None) -> StudentReport:
 
 def _settle(outcome: Outcome, run: _Run, stamp: str | None) -> StudentReport:
     """Turn one worker outcome into gradebook rows, files in place, and a report row."""
-    from .worker import Answer
+    from .messages import Answer
 
     answer = outcome.answer or Answer(outcome.task.student)
     base = dict(student=answer.student, timestamp=stamp or "", seconds=round(outcome.seconds, 2))
@@ -374,6 +419,7 @@ def _settle_graded(run: _Run, outcome: Outcome, answer: Answer, base: dict) -> S
     from .nbgrader_glue import merge_submission, submission_score
 
     student, coursedir, notes = answer.student, run.coursedir, _notes(answer)
+    _save_diagnoses(run, student, answer.diagnoses)
     merge_submission(f"sqlite:///{Path(outcome.task.scratch) / 'gradebook.db'}", run.db_url, run.course_id,
                      run.assignment, student)
     _install(Path(answer.autograded), Path(coursedir.format_path(coursedir.autograded_directory, student,
@@ -412,7 +458,7 @@ def _settle_failed(run: _Run, outcome: Outcome, answer: Answer, base: dict, stam
 
 def _failure(outcome: Outcome, answer: Answer, limit: float) -> tuple[str, str]:
     """``(status, message)`` of an autograding that did not finish: the pool's failure, else the worker's."""
-    from .checks import classify_failure
+    from .findings import classify_failure
     from .pool import TIMED_OUT, UNREADABLE
 
     if outcome.failure == TIMED_OUT:
@@ -444,6 +490,8 @@ def _notes(answer: Answer) -> list[str]:
         notes.append("stopped by the sandbox's bounds: " + ", ".join(answer.limits))
     if answer.tampered:
         notes.append("; ".join(answer.tampered))
+    if answer.restored:
+        notes.append("restored: " + "; ".join(answer.restored) + " (graded as if untouched)")
     if answer.dropped:
         notes.append("not given to the kernel: " + ", ".join(answer.dropped))
     if answer.extra_files:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .worker import Answer, MessageError, Started, Task, read_message
+from .messages import Answer, MessageError, Started, Task, read_message
 
 #: Reported in place of a worker's answer when its task ran out of time.
 TIMED_OUT = "timed out"

@@ -37,8 +37,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
-from traitlets import Any as AnyTrait
+from .policy import Limits, resolve_hidden
 
 #: Files of /etc a Python kernel reads (dynamic loader, users, time zone, locale); nothing else of /etc.
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf", "localtime",
@@ -50,31 +49,39 @@ SANDBOX_MPLCONFIG = "/tmp/matplotlib"
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Resource bounds of one sandboxed kernel (and everything it starts)."""
-
-    memory_bytes: int = 4 << 30      # address space of each process
-    processes: int = 256             # processes and threads together
-    cpu_seconds: int = 3600          # CPU time of each process
-    file_bytes: int = 1 << 30        # largest file a process may write
-    scratch_bytes: int = 512 << 20   # the writable tmpfs over the student's folder, and /tmp
-
-    def __post_init__(self) -> None:
-        for name in ("memory_bytes", "processes", "cpu_seconds", "file_bytes", "scratch_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-@dataclass(frozen=True)
 class SandboxSpec:
-    """What one sandbox shows: the student's files, the grader's socket folder, modules to hide."""
+    """What one sandbox shows: the student's files, the channel folder, modules to hide.
+
+    The student's kernel gets the channel read-write (its sockets and answers); the test runner
+    gets it read-only (``channel_readonly``): it reads the kernel's answers and writes nothing.
+    """
 
     submission: Path | None           # a folder of the student's handed-in files (shown at /submission)
-    channel_dir: Path                 # read-write: kernel sockets, connection file, grader messages
+    channel_dir: Path                 # the kernel's sockets and answers
     private_dir: Path                 # never shown: module stubs, bwrap's argument file
     hidden_modules: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    channel_readonly: bool = False
+
+    def to_json(self) -> str:
+        """The spec as JSON (the kernel provisioner reads it from a file)."""
+        import json
+        from dataclasses import asdict
+
+        data = asdict(self)
+        data.update(submission=str(self.submission) if self.submission else None, channel_dir=str(self.channel_dir),
+                    private_dir=str(self.private_dir), hidden_modules=list(self.hidden_modules))
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SandboxSpec":
+        import json
+
+        data = json.loads(text)
+        return cls(submission=Path(data["submission"]) if data["submission"] else None,
+                   channel_dir=Path(data["channel_dir"]), private_dir=Path(data["private_dir"]),
+                   hidden_modules=tuple(data["hidden_modules"]), limits=Limits(**data["limits"]),
+                   channel_readonly=bool(data["channel_readonly"]))
 
 
 class SandboxUnavailable(RuntimeError):
@@ -162,11 +169,12 @@ def _matplotlib_fontlists() -> list[Path]:
     return sorted(cache.glob("fontlist-*.json"))
 
 
-def bwrap_command(spec: SandboxSpec, command: list[str], *, pids_cgroup: Path | None = None) -> list[str]:
+def bwrap_command(spec: SandboxSpec, command: list[str], *, cgroups: list[Path] = ()) -> list[str]:
     """The command line that runs ``command`` inside the sandbox described by ``spec``.
 
     bwrap's own arguments go into a file in ``spec.private_dir``, read through file descriptor 3
-    (``--args 3``), so the sandbox's ``/proc/1/cmdline`` names no path of the grader's.
+    (``--args 3``), so the sandbox's ``/proc/1/cmdline`` names no path of the grader's. The
+    command joins ``cgroups`` (see :func:`make_cgroups`) before anything of the sandbox runs.
     """
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -175,7 +183,9 @@ def bwrap_command(spec: SandboxSpec, command: list[str], *, pids_cgroup: Path | 
     channel = spec.channel_dir.resolve()
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv", "--hostname", "grading"]
-    args += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
+    args += ["--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
+             # --dev leaves /dev/shm a folder of an unbounded tmpfs: give it a bounded one of its own
+             "--size", str(limits.scratch_bytes), "--tmpfs", "/dev/shm"]
     for link, target in (("/bin", "usr/bin"), ("/sbin", "usr/sbin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64"),
                          ("/lib32", "usr/lib32")):
         if os.path.islink(link):
@@ -198,7 +208,7 @@ def bwrap_command(spec: SandboxSpec, command: list[str], *, pids_cgroup: Path | 
     args += ["--size", str(limits.scratch_bytes), "--tmpfs", SANDBOX_WORKDIR]
     for entry in _shown_files(spec.submission):
         args += ["--ro-bind", str(entry), f"{SANDBOX_WORKDIR}/{entry.name}"]
-    args += ["--bind", str(channel), str(channel)]
+    args += ["--ro-bind" if spec.channel_readonly else "--bind", str(channel), str(channel)]
     args += _hide_modules(spec)
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": SANDBOX_HOME,
            "LANG": "C.UTF-8", "MPLCONFIGDIR": SANDBOX_MPLCONFIG, "MPLBACKEND": "agg",
@@ -218,13 +228,14 @@ def bwrap_command(spec: SandboxSpec, command: list[str], *, pids_cgroup: Path | 
     args_file.write_bytes(b"".join(arg.encode() + b"\0" for arg in args))
     limited = ["prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
                f"--fsize={limits.file_bytes}", "--core=0"]
-    if pids_cgroup is None:
+    if not any((group / "pids.max").exists() for group in cgroups):
         # RLIMIT_NPROC counts every process and thread of the grading account, not only the
         # sandbox's: allow what the account already runs, plus the sandbox's own bound
         limited.append(f"--nproc={_threads_of_this_user() + limits.processes}")
-    # open the argument file as fd 3, join the pids cgroup (nothing runs outside the bound), go
-    script = 'exec 3<"$1" || exit 1; if [ -n "$2" ]; then echo $$ > "$2/cgroup.procs" || exit 1; fi; shift 2; exec "$@"'
-    return (["/bin/sh", "-c", script, "sh", str(args_file), str(pids_cgroup or "")]
+    # open the argument file as fd 3, join the cgroups (nothing runs outside the bounds), go
+    script = ('exec 3<"$1" || exit 1; shift; while [ "$1" != "--" ]; do echo $$ > "$1/cgroup.procs" || exit 1; '
+              'shift; done; shift; exec "$@"')
+    return (["/bin/sh", "-c", script, "sh", str(args_file), *[str(g) for g in cgroups], "--"]
             + limited + ["--", bwrap, "--args", "3", "--"] + command)
 
 
@@ -269,13 +280,16 @@ def _hide_modules(spec: SandboxSpec) -> list[str]:
     stub_dir.mkdir(parents=True, exist_ok=True)
     functions: dict[Path, list[str]] = {}
     for name in spec.hidden_modules:
+        resolved = resolve_hidden(name)
+        if resolved is None:
+            raise ValueError(f"hidden module {name!r} is no installed module and no function of one")
+        module, func = resolved
+        if func is not None:
+            functions.setdefault(module_location(module)[0], []).append(func)
+            continue
         found = module_location(name)
-        if found is None:
-            module, _, func = name.rpartition(".")
-            parent = module_location(module) if module else None
-            if parent is not None and not parent[1]:
-                functions.setdefault(parent[0], []).append(func)
-            continue  # otherwise not installed: nothing to hide
+        if found is None:  # a compiled module: nothing to stub by file
+            raise ValueError(f"hidden module {name!r} is not a Python source module; it cannot be hidden")
         path, is_package = found
         stub = stub_dir / f"{name}.py"
         stub.write_text(_stub_source(name))
@@ -303,24 +317,56 @@ def without_functions(source: str, names: list[str]) -> str:
     return ast.unparse(tree) + "\n"
 
 
-def make_pids_cgroup(limit: int) -> Path | None:
-    """A fresh pids cgroup capped at ``limit`` (cgroup v2 or v1), or None where the grader may not make one."""
-    candidates = [Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")]
-    for root in candidates:
-        if not (root / "cgroup.procs").exists() or not os.access(root, os.W_OK):
-            continue
-        _remove_stale_cgroups(root)
-        group = root / f"cnnkit-grade-{uuid.uuid4().hex[:10]}"
+_CGROUP_ROOTS = {"pids": (Path("/sys/fs/cgroup/pids"),), "memory": (Path("/sys/fs/cgroup/memory"),)}
+_CGROUP_V2 = (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"))
+
+
+def make_cgroups(limits: Limits) -> list[Path]:
+    """Fresh cgroups bounding one sandbox as a whole: processes (``pids.max``) and memory of all its
+    processes together, tmpfs pages included (``memory.max`` on cgroup v2, ``memory.limit_in_bytes`` on v1).
+
+    Returns the groups made (none where the grader may not make them: then only the per-process
+    bounds of :func:`bwrap_command` hold, as the README says).
+    """
+    groups: list[Path] = []
+    for root in _CGROUP_V2:  # v2: one group with both controllers, where the parent delegates them
         try:
-            group.mkdir()
-            (group / "pids.max").write_text(str(limit))
-            return group
+            controllers = (root / "cgroup.subtree_control").read_text().split()
         except OSError:
-            try:
-                group.rmdir()
-            except OSError:
-                pass
-    return None
+            continue
+        if not os.access(root, os.W_OK) or not {"pids", "memory"} <= set(controllers):
+            continue
+        group = _new_group(root, {"pids.max": str(limits.processes), "memory.max": str(limits.memory_bytes),
+                                  "memory.swap.max": "0"})
+        if group is not None:
+            return [group]
+    for kind, settings in (("pids", {"pids.max": str(limits.processes)}),
+                           ("memory", {"memory.limit_in_bytes": str(limits.memory_bytes)})):
+        for root in _CGROUP_ROOTS[kind]:
+            if (root / "cgroup.procs").exists() and os.access(root, os.W_OK):
+                group = _new_group(root, settings)
+                if group is not None:
+                    groups.append(group)
+                break
+    return groups
+
+
+def _new_group(root: Path, settings: dict[str, str]) -> Path | None:
+    _remove_stale_cgroups(root)
+    group = root / f"cnnkit-grade-{uuid.uuid4().hex[:10]}"
+    try:
+        group.mkdir()
+        for name, value in settings.items():
+            if name == "memory.swap.max" and not (group / name).exists():
+                continue
+            (group / name).write_text(value)
+        return group
+    except OSError:
+        try:
+            group.rmdir()
+        except OSError:
+            pass
+        return None
 
 
 def _remove_stale_cgroups(root: Path, age: float = 600.0) -> None:
@@ -335,81 +381,50 @@ def _remove_stale_cgroups(root: Path, age: float = 600.0) -> None:
             pass
 
 
-def pids_refused(group: Path | None) -> int:
-    """How many times the cgroup's process limit refused a fork (0 when unknown)."""
-    if group is None:
-        return 0
+def _counter(path: Path, key: str) -> int:
     try:
-        for line in (group / "pids.events").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "max":
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
                 return int(value)
     except (OSError, ValueError):
         pass
     return 0
 
 
-def remove_cgroup(group: Path | None) -> None:
-    """Kill whatever is left in a cgroup and remove it."""
-    if group is None:
-        return
+def limit_events(groups: list[Path], limits: Limits) -> list[str]:
+    """The bounds the sandbox ran into, in words: ``processes (54 forks refused)``, ``memory (...)``."""
+    events = []
+    for group in groups:
+        refused = _counter(group / "pids.events", "max")
+        if refused:
+            events.append(f"processes ({refused} forks refused)")
+        killed = _counter(group / "memory.events", "oom_kill") or _counter(group / "memory.oom_control", "oom_kill")
+        if killed:
+            events.append(f"memory ({killed} process(es) killed at the {limits.memory_bytes >> 20} MiB bound)")
+    return events
+
+
+def remove_cgroups(groups: list[Path]) -> None:
+    """Kill whatever is left in the groups and remove them."""
     import signal
     import time
 
-    for _ in range(50):
-        try:
-            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
-        except OSError:
-            return
-        if not pids:
-            break
-        for pid in pids:
+    for group in groups:
+        for _ in range(50):
             try:
-                os.kill(pid, signal.SIGKILL)
+                pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
             except OSError:
-                pass
-        time.sleep(0.05)
-    try:
-        group.rmdir()
-    except OSError:
-        pass
-
-
-class SandboxKernelManager(AsyncKernelManager):
-    """A KernelManager whose kernel runs in the sandbox of :attr:`spec`, reached over Unix sockets."""
-
-    spec = AnyTrait(None, allow_none=True, help="the SandboxSpec of this kernel")
-
-    def __init__(self, **kwargs):
-        spec = kwargs.pop("spec")
-        super().__init__(**kwargs)
-        self.spec = spec
-        channel = Path(spec.channel_dir).resolve()
-        channel.mkdir(parents=True, exist_ok=True)
-        self.transport = "ipc"
-        self.ip = str(channel / "kernel")
-        self.connection_file = str(channel / "kernel.json")
-        self._cgroup: Path | None = None
-        #: bounds the kernel ran into, e.g. ``["processes (54 forks refused)"]``, read at clean-up
-        self.limit_events: list[str] = []
-
-    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        command = super().format_kernel_cmd(extra_arguments)
-        # interrupts go over the control channel: bwrap does not pass signals on to the kernel
-        self.kernel_spec.interrupt_mode = "message"
-        remove_cgroup(self._cgroup)
-        self._cgroup = make_pids_cgroup(self.spec.limits.processes)
-        return bwrap_command(self.spec, command, pids_cgroup=self._cgroup)
-
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
-        # bwrap starts with an empty environment: its own /proc/1/environ is visible inside
-        kw["env"] = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-        await super()._async_launch_kernel(kernel_cmd, **kw)
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart=restart)
-        refused = pids_refused(self._cgroup)
-        if refused:
-            self.limit_events.append(f"processes ({refused} forks refused)")
-        remove_cgroup(self._cgroup)
-        self._cgroup = None
+                break
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        try:
+            group.rmdir()
+        except OSError:
+            pass

@@ -83,6 +83,7 @@ def source_notebook():
     nb = v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["cnnkit"] = {"graded": {"functions": ["add", "mul"]}}  # what the tests may take from the kernel
     return nb
 
 

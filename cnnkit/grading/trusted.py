@@ -1,125 +1,157 @@
-"""Execute a submission so that its verdicts are decided out of the student's reach.
+"""nbgrader's Execute step, with the verdicts decided out of the student's reach.
 
 nbgrader decides a test cell's points from the cell's outputs after running the whole notebook
-in one kernel, where a student's earlier cell can replace ``numpy.testing``, the reference ops,
-the integrity hook or builtins. :class:`TrustedExecute` takes the place of nbgrader's
-``Execute`` in autograding and splits the work:
+in one kernel, where a student's earlier cell can replace ``numpy.testing``, the reference ops or
+builtins. :class:`TrustedExecute` takes the place of nbgrader's ``Execute`` in autograding and
+splits the work between two sandboxes that never share code:
 
-* the student's kernel (sandboxed, :mod:`cnnkit.grading.sandbox`) runs the notebook as the
-  student wrote it: every cell, with the test cells as released (no hidden tests), so the
-  student's state is what they saw;
-* the grader's own process runs the instructor's cells: every read-only cell whose id the
-  gradebook knows, with the gradebook's source (hidden tests included). Its namespace holds what
-  those cells define (``np``, ``rng``, reference imports) and sees the student's names through
-  :mod:`cnnkit.grading.remote`: data by value, functions as handles that run in the kernel.
+* the student's kernel (bubblewrap, :mod:`cnnkit.grading.provisioner`) runs the notebook as the
+  student wrote it, with the test cells as released (no hidden tests), so the student's state is
+  what they saw;
+* the test runner (:mod:`cnnkit.grading.runner`, in a sandbox of its own) runs the gradebook's
+  read-only cells: the set-up cells first, in the gradebook's order, then each test cell (hidden
+  tests included) when the notebook reaches it. It sees only the names the assignment declares;
+  its requests to the kernel are relayed by this class, and the kernel's answers are files the
+  runner reads as data.
 
-A test cell's outputs, and so its points, are those of the grader's run. A read-only cell the
-gradebook does not know (one a submission added or forged) is the student's code like any other.
+This class, in the worker, touches neither student code nor student data: it moves bytes between
+the two sandboxes, and builds each test cell's outputs (and so its points) from the runner's
+:class:`~cnnkit.grading.messages.CellDone`. A read-only cell the gradebook does not know (one a
+submission added or forged) is the student's code like any other. Set-up cells a submission moved
+or deleted are put back at the top, in the gradebook's order, and the report says so.
 """
 from __future__ import annotations
 
-import ast
-import builtins
-import contextlib
-import io
+import base64
+import binascii
 import json
-import linecache
+import os
+import selectors
 import shutil
-import tempfile
+import subprocess
+import sys
 import time
-import traceback
+import uuid
 from pathlib import Path
+from typing import Any
 
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, Dict, Integer, List, Unicode
 
-from .checks import split_hidden
+from .findings import split_hidden
+from .messages import (MAX_LINE_BYTES, CellDone, KernelCall, KernelReply, MessageError, Prepare, Ready, RunCell,
+                       read_message)
+from .policy import Limits
 
-_BUILTIN_NAMES = frozenset(dir(builtins))
+#: Seconds the runner may take to start (imports) and to answer beyond a cell's own limit.
+RUNNER_GRACE = 60.0
+
+
+class RunnerFailed(RuntimeError):
+    """The test runner died, sent something that is no message, or ran past its time."""
 
 
 class TrustedExecute(Execute):
-    """nbgrader's Execute, with the gradebook's read-only cells run in the grader (see module doc)."""
+    """nbgrader's Execute, with the gradebook's read-only cells run by the sandboxed test runner (see module doc)."""
 
-    sandboxed = Bool(True, help="run the student's kernel in the bubblewrap sandbox").tag(config=True)
-    hidden_modules = List(Unicode(), help="modules the sandbox replaces by ImportError stubs").tag(config=True)
+    sandboxed = Bool(True, help="run the student's kernel and the test runner in bubblewrap").tag(config=True)
+    hidden_modules = List(Unicode(), help="modules the kernel's sandbox replaces by ImportError stubs").tag(config=True)
     submission_dir = Unicode("", help="the student's handed-in files (a safe copy): shown to the kernel").tag(
         config=True)
+    temp_dir = Unicode("", help="this task's own temporary folder (the parent removes it)").tag(config=True)
     events_file = Unicode("", help="JSON-lines file where the bounds each notebook hit are appended").tag(
         config=True)
-    channel_root = Unicode("", help="folder for the kernels' socket and message folders (default: the "
-                                    "system's temporary folder; Unix socket paths must stay short)").tag(config=True)
-    memory_mb = Integer(4096, help="address space of each sandboxed process, MiB").tag(config=True)
-    max_processes = Integer(256, help="processes and threads in one sandbox").tag(config=True)
-    cpu_seconds = Integer(3600, help="CPU seconds of each sandboxed process").tag(config=True)
+    limits = Dict(help="the Limits of each sandbox, as a dict of its fields").tag(config=True)
+    source_dir = Unicode("", help="the assignment's source folder (the instructor's notebooks: declared "
+                                  "names and the order of the read-only cells)").tag(config=True)
     begin_hidden = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
     end_hidden = Unicode("END HIDDEN TESTS").tag(config=True)
+    runner_log_bytes = Integer(20_000).tag(config=True)
 
     # -- set-up -----------------------------------------------------------------------------
     def preprocess(self, nb, resources=None, km=None):
         self._trusted = _trusted_cells(resources)
+        self._notebook = (resources or {}).get("nbgrader", {}).get("notebook", "")
+        self.declared, self.locked_order = _source_facts(Path(self.source_dir) / f"{self._notebook}.ipynb")
         self._done: set[str] = set()
-        self._namespace: dict = {"__name__": "__cnnkit_tests__", "__builtins__": builtins}
-        self._owned: set[str] = set()
-        self._session = None
+        self._limits = Limits(**self.limits) if self.limits else Limits()
         self._client = None
-        self._sandbox_km = None
+        self._runner: RunnerProcess | None = None
+        self._setup_done = False
+        self._kernel_died = False
+        self.diagnoses: dict[str, dict] = {}
+        base = Path(self.temp_dir) if self.temp_dir else Path("/tmp")
+        base.mkdir(parents=True, exist_ok=True)
         # short paths: a Unix socket's path may not exceed 107 bytes
-        self._base = Path(tempfile.mkdtemp(prefix="cnnkit-", dir=self.channel_root or None))
+        self._base = base / uuid.uuid4().hex[:8]
         self._channel = self._base / "c"
+        self._channel.mkdir(parents=True)
+        restored = restore_setup_cells(nb, self._trusted, self.locked_order)
+        if restored:
+            self._record({"restored": restored})
         try:
+            self._runner = RunnerProcess(self._channel, self._base / "runner", self._limits, self.sandboxed)
+            self._runner.prepare(self.declared)
             return super().preprocess(nb, resources, km)
         finally:
+            events = [f"test runner: {e}" for e in self._runner.close()] if self._runner is not None else []
             if self._client is not None:
                 self._client.stop_channels()
-            self._client = self._session = None
-            self._record_limits((resources or {}).get("nbgrader", {}).get("notebook", ""))
+            self._client = None
+            limits = self._kernel_limits() + events
+            if limits:
+                self._record({"limits": limits})
+            if self.diagnoses:
+                self._record({"diagnoses": self.diagnoses})
             shutil.rmtree(self._base, ignore_errors=True)
 
-    def _record_limits(self, notebook: str) -> None:
-        events = list(getattr(self._sandbox_km, "limit_events", []) or [])
-        if events and self.events_file:
+    def _kernel_limits(self) -> list[str]:
+        """The bounds the kernel's sandbox ran into (its provisioner wrote them when the kernel was shut down)."""
+        found = []
+        try:
+            lines = (self._base / "kernel-events.jsonl").read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return found
+        for line in lines:
+            found += json.loads(line).get("limits", [])
+        return found
+
+    def _record(self, finding: dict) -> None:
+        """Append what this notebook's run found (bounds hit, cells restored, diagnoses) for the worker."""
+        if self.events_file:
             with open(self.events_file, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"notebook": notebook, "limits": events}) + "\n")
+                fh.write(json.dumps({"notebook": self._notebook, **finding}) + "\n")
 
     def create_kernel_manager(self):
+        from jupyter_client.manager import AsyncKernelManager
+
         if not self.kernel_name:
             self.kernel_name = self.nb.metadata.get("kernelspec", {}).get("name") or "python3"
         if not self.sandboxed:
-            from jupyter_client.manager import AsyncKernelManager
-
             self.km = AsyncKernelManager(kernel_name=self.kernel_name, config=self.config)
             return self.km
-        from .sandbox import Limits, SandboxKernelManager, SandboxSpec
+        from .provisioner import sandboxed_kernel_spec_manager
+        from .sandbox import SandboxSpec
 
         spec = SandboxSpec(submission=Path(self.submission_dir) if self.submission_dir else None,
-                           channel_dir=self._channel, private_dir=self._base / "private",
-                           hidden_modules=tuple(self.hidden_modules),
-                           limits=Limits(memory_bytes=self.memory_mb << 20, processes=self.max_processes,
-                                         cpu_seconds=self.cpu_seconds))
-        self.km = self._sandbox_km = SandboxKernelManager(spec=spec, kernel_name=self.kernel_name,
-                                                          config=self.config)
+                           channel_dir=self._channel, private_dir=self._base / "kernel",
+                           hidden_modules=tuple(self.hidden_modules), limits=self._limits)
+        spec.private_dir.mkdir(parents=True, exist_ok=True)
+        spec_file = spec.private_dir / "spec.json"
+        spec_file.write_text(spec.to_json(), encoding="utf-8")
+        events = self._base / "kernel-events.jsonl"
+        self.km = AsyncKernelManager(kernel_name=self.kernel_name, config=self.config, transport="ipc",
+                                     ip=str(self._channel / "kernel"),
+                                     connection_file=str(self._channel / "kernel.json"),
+                                     kernel_spec_manager=sandboxed_kernel_spec_manager(spec_file, events))
         return self.km
-
-    def _remote(self):
-        """The grader's own connection to the student's kernel (made on first use)."""
-        if self._session is None:
-            from .remote import KernelSession
-
-            self._client = self.km.blocking_client()
-            self._client.start_channels(iopub=False, stdin=False, hb=False)
-            self._client.wait_for_ready(timeout=60)
-            self._channel.mkdir(parents=True, exist_ok=True)
-            self._session = KernelSession(self._client, self._channel, self._interrupt)
-        return self._session
-
-    def _interrupt(self) -> None:
-        client = self._client
-        client.control_channel.send(client.session.msg("interrupt_request", content={}))
 
     # -- cells ------------------------------------------------------------------------------
     def preprocess_cell(self, cell, resources, index):
+        if not self._setup_done:
+            self._setup_done = True
+            self._run_setup()
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         trusted = self._trusted.get(grade_id) if cell.cell_type == "code" else None
         if trusted is None or grade_id in self._done:
@@ -129,18 +161,108 @@ class TrustedExecute(Execute):
         # the student's kernel runs what the student saw: the released cell, hidden tests cut
         cell.source = split_hidden(source, self.begin_hidden, self.end_hidden)[0]
         cell, resources = super().preprocess_cell(cell, resources, index)
-        student_outputs = cell.outputs
         cell.source = source
-        outputs = self._run_here(source, grade_id, graded)
-        self._drain_iopub()
         if graded:
-            cell.outputs = outputs
-        else:
-            cell.outputs = student_outputs
+            cell.outputs = self._run_in_runner(grade_id, source, graded=True)
+            self._drain_iopub()
+            if self._kernel_died:
+                from nbclient.exceptions import DeadKernelError
+
+                raise DeadKernelError("the student's kernel died while a test called into it")
         return cell, resources
 
-    def _drain_iopub(self) -> None:
-        """Drop the kernel's broadcasts about the grader's own requests (busy, idle, prints).
+    def _run_setup(self) -> None:
+        """The gradebook's set-up cells, in its order, in the runner: the test's world is the grader's."""
+        for grade_id in self.locked_order:
+            source, graded = self._trusted.get(grade_id, ("", True))
+            if not graded and source:
+                self._run_in_runner(grade_id, source, graded=False)
+
+    def _run_in_runner(self, grade_id: str, source: str, graded: bool) -> list[NotebookNode]:
+        """Run one read-only cell in the test runner, relaying its calls to the kernel; return its outputs."""
+        deadline = time.monotonic() + (self.timeout or 10**9)
+        try:
+            done = self._runner.run(RunCell(grade_id, source, graded), deadline, self._relay)
+        except RunnerFailed as exc:
+            self._runner.restart(self.declared)
+            self._run_setup_again()
+            return [_error_output("TestRunnerError", f"the grader's test runner stopped: {exc}")]
+        if graded:
+            self.diagnoses[grade_id] = {"checks": done.checks, "failure": _first_line(done.error)}
+        outputs = []
+        if done.stdout:
+            outputs.append(NotebookNode(output_type="stream", name="stdout", text=done.stdout))
+        if done.error is not None:
+            outputs.append(_checked_error(done.error))
+        return outputs
+
+    def _run_setup_again(self) -> None:
+        try:
+            self._run_setup()
+        except RunnerFailed:
+            pass
+
+    def _relay(self, payload: str, deadline: float) -> tuple[str, str]:
+        """Pass one request of the runner to the student's kernel; ``(status, answer prefix)``."""
+        try:
+            data = base64.b64decode(payload.encode("ascii"), validate=True)
+        except (binascii.Error, ValueError):
+            return "malformed request", ""
+        client = self._kernel_client()
+        token = uuid.uuid4().hex
+        request_path, prefix = self._channel / f"req-{token}.pkl", self._channel / f"ans-{token}"
+        fd = os.open(request_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        code = (f"__import__('cnnkit.grading.agent', fromlist=['serve']).serve({str(request_path)!r}, "
+                f"{str(prefix)!r})")
+        msg_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)
+        status = self._wait_reply(client, msg_id, deadline)
+        if status == "died":
+            self._kernel_died = True
+        return status, str(prefix)
+
+    def _kernel_client(self):
+        """The worker's own connection to the student's kernel (made on first use)."""
+        if self._client is None:
+            self._client = self.km.blocking_client()
+            self._client.start_channels(iopub=False, stdin=False, hb=False)
+            self._client.wait_for_ready(timeout=60)
+        return self._client
+
+    def _wait_reply(self, client, msg_id: str, deadline: float) -> str:
+        from queue import Empty
+
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                client.control_channel.send(client.session.msg("interrupt_request", content={}))
+                self._drain_shell(client, msg_id, 10.0)
+                return "timeout"
+            try:
+                reply = client.get_shell_msg(timeout=min(remaining, 2.0))
+            except Empty:
+                if not client.is_alive():
+                    return "died"
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return "ok"
+
+    @staticmethod
+    def _drain_shell(client, msg_id: str, seconds: float) -> None:
+        from queue import Empty
+
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                reply = client.get_shell_msg(timeout=max(0.1, end - time.monotonic()))
+            except Empty:
+                return
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return
+
+    def _drain_iopub(self, seconds: float = 10.0) -> None:
+        """Drop the kernel's broadcasts about the relayed requests (busy, idle, prints), within a deadline.
 
         Left queued they would fill the notebook client's subscription (ZeroMQ drops new
         messages past its high-water mark), and the next cell would miss its own "idle".
@@ -149,8 +271,10 @@ class TrustedExecute(Execute):
 
         from jupyter_core.utils import run_sync
 
+        end = time.monotonic() + seconds
+
         async def drain() -> None:
-            while True:
+            while time.monotonic() < end:
                 try:
                     await self.kc.iopub_channel.get_msg(timeout=0.05)
                 except Empty:
@@ -158,56 +282,216 @@ class TrustedExecute(Execute):
 
         run_sync(drain)()
 
-    def _run_here(self, source: str, grade_id: str, graded: bool) -> list[NotebookNode]:
-        """Run an instructor cell in this process; return its outputs (what it printed, and its error)."""
-        from nbclient.exceptions import DeadKernelError
 
-        from .remote import KernelDied
+class RunnerProcess:
+    """The test runner's process (sandboxed or not) and the worker's end of its conversation."""
 
-        filename = f"<cell {grade_id}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        printed = io.StringIO()
-        fetched: dict = {}
-        error = None
-        session = self._remote()
-        session.deadline = time.monotonic() + (self.timeout or 10**9)
-        tree = ast.Module(body=[], type_ignores=[])
+    def __init__(self, channel: Path, private: Path, limits: Limits, sandboxed: bool) -> None:
+        self.channel, self.private, self.limits, self.sandboxed = channel, private, limits, sandboxed
+        self._cgroups: list[Path] = []
+        self.events: list[str] = []
+        self._start()
+
+    def _start(self) -> None:
+        command = [sys.executable, "-m", "cnnkit.grading.runner"]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "MPLBACKEND": "agg",
+               "PYTHONDONTWRITEBYTECODE": "1", "CNNKIT_OFFLINE": "1", "NBGRADER_EXECUTION": "autograde",
+               "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        for name in ("CNNKIT_DATA", "CNNKIT_SIZE", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "HOME", "MPLCONFIGDIR",
+                     "PYTHONPATH"):
+            if os.environ.get(name):
+                env[name] = os.environ[name]
+        if self.sandboxed:
+            from .sandbox import SandboxSpec, bwrap_command, make_cgroups
+
+            self.private.mkdir(parents=True, exist_ok=True)
+            spec = SandboxSpec(submission=None, channel_dir=self.channel, private_dir=self.private,
+                               limits=self.limits, channel_readonly=True)
+            self._cgroups = make_cgroups(self.limits)
+            command = bwrap_command(spec, command, cgroups=self._cgroups)
+            env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        self.private.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.private / "runner.log", "wb")
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                     env=env, start_new_session=True, pass_fds=())
+        self._buffer = b""
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def prepare(self, declared: dict) -> None:
+        self._send(Prepare(channel=str(self.channel), functions=list(declared.get("functions", ())),
+                           values=list(declared.get("values", ())), objects=list(declared.get("objects", ())),
+                           factories=list(declared.get("factories", ())), updates=dict(declared.get("updates", {})),
+                           answer_bytes=self.limits.answer_bytes))
+        self._receive((Ready,), time.monotonic() + RUNNER_GRACE)
+
+    def run(self, cell: RunCell, deadline: float, relay) -> CellDone:
+        """Send a cell; relay its kernel calls until it is done. RunnerFailed when the runner misbehaves."""
+        self._send(cell)
+        previous: str | None = None
         try:
-            tree = ast.parse(source, filename)
-            code = compile(tree, filename, "exec")
-            wanted = _free_names(tree) - self._owned - _BUILTIN_NAMES
-            if wanted:  # the student's current values (a name asked for earlier is asked for again)
-                fetched = session.lookup(sorted(wanted))
-                self._namespace.update(fetched)
-            # warnings and stderr are shown, but only an exception fails a test (as for a student)
-            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-                exec(code, self._namespace)  # noqa: S102 - the gradebook's own cell, in the grader
-        except KernelDied as exc:
-            raise DeadKernelError(str(exc)) from exc
-        except Exception as exc:  # noqa: BLE001 - a failed test is an output, as in a kernel
-            error = _error_output(exc, filename)
+            while True:
+                message = self._receive((KernelCall, CellDone), deadline + RUNNER_GRACE)
+                if previous is not None:  # the runner has read that answer: its files can go
+                    _remove_answer(Path(previous))
+                    previous = None
+                if isinstance(message, CellDone):
+                    if message.grade_id != cell.grade_id:
+                        raise RunnerFailed("the runner answered for another cell")
+                    return message
+                status, prefix = relay(message.payload, deadline)
+                previous = prefix or None
+                self._send(KernelReply(status, prefix))
         finally:
-            session.deadline = float("inf")
-        if graded:  # a test's helpers are the grader's; its scratch data may be a student's name too
-            self._owned |= _defined_names(tree)
-        else:  # a set-up cell (imports, data): everything it binds is the grader's from now on
-            self._claim_names(fetched)
-        outputs = []
-        if printed.getvalue():
-            outputs.append(NotebookNode(output_type="stream", name="stdout", text=printed.getvalue()))
-        if error is not None:
-            outputs.append(error)
-        return outputs
+            if previous is not None:
+                _remove_answer(Path(previous))
 
-    def _claim_names(self, fetched: dict) -> None:
-        """Names an instructor cell bound are the grader's from now on; fetched ones are asked for again."""
-        for name, value in list(self._namespace.items()):
-            if name.startswith("__") and name.endswith("__"):
+    def _send(self, message) -> None:
+        try:
+            self.proc.stdin.write((message.to_json() + "\n").encode("utf-8"))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise RunnerFailed(f"it is gone ({exc.__class__.__name__}){self._tail()}") from None
+
+    def _receive(self, kinds: tuple, deadline: float):
+        line = self._readline(deadline)
+        try:
+            return read_message(line, kinds)
+        except MessageError as exc:
+            raise RunnerFailed(f"it sent no well-formed message ({exc})") from None
+
+    def _readline(self, deadline: float) -> bytes:
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > MAX_LINE_BYTES:
+                raise RunnerFailed("it sent an oversized line")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RunnerFailed("it ran past its time")
+            if not self._selector.select(timeout=min(remaining, 5.0)):
                 continue
-            if name in fetched and value is fetched[name]:
-                self._owned.discard(name)
-            else:
-                self._owned.add(name)
+            chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
+            if not chunk:
+                raise RunnerFailed(f"it exited{self._tail()}")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def _tail(self) -> str:
+        try:
+            self._log.flush()
+            text = (self.private / "runner.log").read_bytes()[-2000:].decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+        return f": {text.splitlines()[-1][:300]}" if text else ""
+
+    def restart(self, declared: dict) -> None:
+        self.close()
+        self._start()
+        try:
+            self.prepare(declared)
+        except RunnerFailed:
+            pass
+
+    def close(self) -> list[str]:
+        """Stop the runner and everything it started; return the bounds its sandbox ran into."""
+        from .pool import kill_tree
+
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        kill_tree(self.proc.pid)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._selector.close()
+        self.proc.stdout.close()
+        self._log.close()
+        if self._cgroups:
+            from .sandbox import limit_events, remove_cgroups
+
+            self.events += limit_events(self._cgroups, self.limits)
+            remove_cgroups(self._cgroups)
+            self._cgroups = []
+        return self.events
+
+
+def _remove_answer(prefix: Path) -> None:
+    for path in prefix.parent.glob(f"{prefix.name}*"):
+        try:
+            path.unlink()
+        except OSError:
+            pass
+    token = prefix.name[4:]
+    try:
+        (prefix.parent / f"req-{token}.pkl").unlink()
+    except OSError:
+        pass
+
+
+def restore_setup_cells(nb, trusted: dict[str, tuple[str, bool]], order: list[str]) -> list[str]:
+    """Put the gradebook's set-up cells back where a run needs them; return what was restored, in words.
+
+    When the read-only cells of ``nb`` do not stand in the source's order (``order``), or a set-up
+    cell is missing, every set-up cell is moved (or re-created from the gradebook) to the top of the
+    notebook, in the source's order: they only import and load data, so running them first gives the
+    student the same start as the untouched notebook.
+    """
+    setup = [gid for gid in order if gid in trusted and not trusted[gid][1]]
+    if not setup:
+        return []
+
+    def grade_id(cell) -> str | None:
+        return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+    present = [grade_id(c) for c in nb.cells if grade_id(c) in trusted]
+    wanted = [gid for gid in order if gid in present]
+    missing = [gid for gid in setup if gid not in present]
+    if not missing and present == wanted:
+        return []
+    found = {}
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if gid in setup and gid not in found:
+            found[gid] = cell
+    rest = [c for c in nb.cells if grade_id(c) not in setup]
+    top = []
+    for gid in setup:
+        cell = found.get(gid)
+        if cell is None:
+            cell = NotebookNode(cell_type="code", execution_count=None, id=f"restored-{gid}"[:64], outputs=[],
+                                source=trusted[gid][0],
+                                metadata=NotebookNode(nbgrader=NotebookNode(grade=False, grade_id=gid, locked=True,
+                                                                            schema_version=3, solution=False)))
+        top.append(cell)
+    nb.cells = top + rest
+    notes = [f"set-up cell {gid} was deleted and is put back" for gid in missing]
+    moved = [gid for gid in setup if gid not in missing]
+    if moved and present != wanted:
+        notes.append("read-only cells out of order: set-up cell(s) " + ", ".join(moved)
+                     + " moved back to the top")
+    return notes
+
+
+def _source_facts(path: Path) -> tuple[dict, list[str]]:
+    """The declared student names and the order of the read-only code cells of a source notebook."""
+    from dataclasses import asdict
+
+    import nbformat
+
+    from .policy import declared_names
+
+    nb = nbformat.read(path, as_version=4)
+    declared = asdict(declared_names(nb.metadata, where=str(path.name)))
+    order = [c.metadata.nbgrader.grade_id for c in nb.cells
+             if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("locked")
+             and c.metadata.nbgrader.get("grade_id")]
+    return declared, order
 
 
 def _trusted_cells(resources) -> dict[str, tuple[str, bool]]:
@@ -222,26 +506,21 @@ def _trusted_cells(resources) -> dict[str, tuple[str, bool]]:
                 for cell in notebook.source_cells if cell.locked and cell.cell_type == "code"}
 
 
-def _free_names(tree: ast.AST) -> set[str]:
-    """Every name a cell reads (at any depth); the cell's own assignments are handled by the caller."""
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+def _first_line(error: dict | None) -> str | None:
+    if not error:
+        return None
+    text = f"{error.get('ename', '')}: {error.get('evalue', '')}"
+    return text.splitlines()[0][:500] if text.strip() else None
 
 
-def _defined_names(tree: ast.Module) -> set[str]:
-    """Names a cell binds at its top level with ``def``, ``class`` or ``import``."""
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names if alias.name != "*"}
-    return names
+def _checked_error(error: dict) -> NotebookNode:
+    """The runner's error as an nbformat output, every field checked (the runner is trusted, but sandboxed)."""
+    ename = error.get("ename") if isinstance(error.get("ename"), str) else "Error"
+    evalue = error.get("evalue") if isinstance(error.get("evalue"), str) else ""
+    lines = error.get("traceback") if isinstance(error.get("traceback"), list) else []
+    lines = [line for line in lines if isinstance(line, str)][-60:]
+    return NotebookNode(output_type="error", ename=ename[:200], evalue=evalue[:20_000], traceback=lines)
 
 
-def _error_output(exc: BaseException, filename: str) -> NotebookNode:
-    """An nbformat error output for ``exc``, its traceback cut to the instructor cell's own frames."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
-    lines = ["Traceback (most recent call last):"] if frames else []
-    lines += [line.rstrip("\n") for line in traceback.format_list(frames)]
-    lines += [line.rstrip("\n") for line in traceback.format_exception_only(type(exc), exc)]
-    return NotebookNode(output_type="error", ename=type(exc).__name__, evalue=str(exc), traceback=lines)
+def _error_output(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])

@@ -16,149 +16,11 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import traceback
-import types
-import typing
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
 
-from .checks import extra_files, limit_hits, notebook_files, tampered_cells, timed_out_cells
-
-# ---------------------------------------------------------------- the messages, one JSON line each
-
-_M = TypeVar("_M", bound="_Message")
-
-
-class MessageError(ValueError):
-    """A line that is no well-formed message: not JSON, another event, a field missing, unknown or mistyped."""
-
-
-class _Message:
-    """A dataclass that travels as one line of JSON: ``{"event": ..., <every field>}``.
-
-    :meth:`from_json` accepts exactly the fields of the class, each of its declared type, so a line
-    cut short by a killed worker, or one written by another version of the kit, is a
-    :class:`MessageError` and never a half-filled message.
-    """
-
-    event: ClassVar[str]
-
-    def to_json(self) -> str:
-        """The message as one line of JSON (without the newline)."""
-        return json.dumps({"event": self.event, **asdict(self)})
-
-    @classmethod
-    def from_json(cls: type[_M], line: str | bytes) -> _M:
-        """Read a line written by :meth:`to_json`; MessageError says what is wrong with it."""
-        return read_message(line, (cls,))
-
-    @classmethod
-    def from_dict(cls: type[_M], data: dict[str, Any]) -> _M:
-        """Build the message from decoded JSON, checking that every field is there, known and well typed."""
-        names = [f.name for f in fields(cls)]
-        missing = [name for name in names if name not in data]
-        unknown = sorted(set(data) - set(names) - {"event"})
-        if missing or unknown:
-            raise MessageError(f"{cls.event!r} message with " + "; ".join(
-                [f"missing field(s) {', '.join(missing)}"] * bool(missing)
-                + [f"unknown field(s) {', '.join(unknown)}"] * bool(unknown)))
-        hints = typing.get_type_hints(cls)
-        for name in names:
-            if not _conforms(data[name], hints[name]):
-                raise MessageError(f"{cls.event!r} message: {name} must be {_type_name(hints[name])}, "
-                                   f"got {_excerpt(repr(data[name]))}")
-        return cls(**{name: data[name] for name in names})
-
-
-def _conforms(value: Any, hint: Any) -> bool:
-    """Whether a decoded JSON value has a field's type: str, bool, int, float, ``X | None`` or ``list[X]``."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_conforms(value, option) for option in typing.get_args(hint))
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        return isinstance(value, list) and all(_conforms(v, item) for v in value)
-    if hint is type(None):
-        return value is None
-    if hint in (int, float):  # JSON has one kind of number, and a bool is no number here
-        return isinstance(value, int if hint is int else (int, float)) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
-def _type_name(hint: Any) -> str:
-    return hint.__name__ if isinstance(hint, type) and typing.get_origin(hint) is None else str(hint)
-
-
-def _excerpt(text: str | bytes) -> str:
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return text if len(text) <= 200 else text[:200] + "..."
-
-
-def read_message(line: str | bytes, kinds: tuple[type[_M], ...]) -> _M:
-    """The message on one line, of whichever of ``kinds`` its ``event`` names; MessageError if it is none."""
-    try:
-        data = json.loads(line)
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise MessageError(f"not JSON ({exc}): {_excerpt(line)}") from None
-    if not isinstance(data, dict):
-        raise MessageError(f"not a JSON object: {_excerpt(line)}")
-    for kind in kinds:
-        if data.get("event") == kind.event:
-            return kind.from_dict(data)
-    expected = " or ".join(repr(kind.event) for kind in kinds)
-    raise MessageError(f"event {_excerpt(repr(data.get('event')))} where {expected} was expected")
-
-
-@dataclass(frozen=True)
-class Task(_Message):
-    """Parent to worker: autograde ``student`` into ``scratch``, starting from the gradebook ``snapshot``."""
-
-    event: ClassVar[str] = "task"
-    course: str
-    assignment: str
-    student: str
-    scratch: str
-    snapshot: str
-    cell_timeout: int | None = None   # None: the course's Execute.timeout
-    sandboxed: bool = True
-
-
-@dataclass(frozen=True)
-class Started(_Message):
-    """Worker to parent, first: the task is begun, and its wall-clock limit runs from now."""
-
-    event: ClassVar[str] = "started"
-    student: str
-
-
-@dataclass
-class Answer(_Message):
-    """Worker to parent, last: what autograding one student found, and where it left the results.
-
-    ``ok`` says nbgrader's Autograde finished and ``autograded`` holds its notebooks; otherwise
-    ``log`` (or ``crash``, a traceback of the worker itself) says why not. The lists are the
-    findings the report explains a score with.
-    """
-
-    event: ClassVar[str] = "done"
-    student: str
-    ok: bool = False
-    log: str = ""                     # nbgrader's log of the Autograde (the end of it)
-    crash: str | None = None          # the worker's own traceback, when grading the student raised
-    missing: list[str] = field(default_factory=list)        # notebooks not handed in
-    unknown: list[str] = field(default_factory=list)        # notebooks handed in under another name
-    extra_files: list[str] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)        # files not given to the kernel, and why
-    tampered: list[str] = field(default_factory=list)       # read-only cells edited or deleted
-    cell_timeouts: list[str] = field(default_factory=list)  # cells stopped at the per-cell limit
-    limits: list[str] = field(default_factory=list)         # cells stopped by the sandbox's bounds
-    autograded: str | None = None     # the scratch folder with the autograded notebooks
-    feedback: str | None = None       # the scratch folder with the feedback pages
-    feedback_error: str | None = None
-
+from .findings import extra_files, limit_hits, notebook_files, tampered_cells, timed_out_cells
+from .messages import Answer, Started, Task, _Message  # noqa: F401 - Task/Answer are this module's vocabulary
 
 # ---------------------------------------------------------------- the worker process
 
@@ -182,14 +44,24 @@ def _die_with_parent() -> None:
         pass
 
 
-def _scratch_config(course: Path, scratch: Path, task: Task):
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
-                                        SaveAutoGrades)
+def autograde_preprocessors() -> list[type]:
+    """nbgrader's own autograde steps, in its order, with its Execute swapped for :class:`TrustedExecute`."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
 
-    from .nbgrader_glue import load_config
-    from .policy import sandbox_policy
     from .trusted import TrustedExecute
+
+    steps = Autograde.class_traits()["autograde_preprocessors"].default()
+    if Execute not in steps:
+        raise RuntimeError("this nbgrader's autograde has no Execute step to replace: cnnkit's grader needs 0.9")
+    return [TrustedExecute if step is Execute else step for step in steps]
+
+
+def _scratch_config(course: Path, scratch: Path, task: Task):
+    from dataclasses import asdict
+
+    from .nbgrader_glue import load_config, make_coursedir
+    from .policy import sandbox_policy
 
     cfg = load_config(course)
     cfg.CourseDirectory.autograded_directory = os.path.relpath(scratch / "autograded", course)
@@ -199,13 +71,14 @@ def _scratch_config(course: Path, scratch: Path, task: Task):
     if task.cell_timeout is not None:
         cfg.Execute.timeout = task.cell_timeout
     # nbgrader's own steps, with its Execute replaced by the trusted, sandboxed one
-    cfg.Autograde.autograde_preprocessors = [TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-                                             SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    cfg.Autograde.autograde_preprocessors = autograde_preprocessors()
     policy = sandbox_policy(cfg, task.assignment)
     cfg.TrustedExecute.sandboxed = task.sandboxed
     cfg.TrustedExecute.hidden_modules = list(policy.hidden_modules)
-    cfg.TrustedExecute.memory_mb = policy.memory_mb
-    cfg.TrustedExecute.max_processes = policy.max_processes
+    cfg.TrustedExecute.limits = asdict(policy.limits)
+    cfg.TrustedExecute.temp_dir = task.temp
+    cfg.TrustedExecute.source_dir = str(Path(make_coursedir(cfg, assignment_id=task.assignment).format_path(
+        cfg.CourseDirectory.get("source_directory", "source"), ".", task.assignment)).resolve())
     delimiters = _delimiters(cfg)
     cfg.TrustedExecute.begin_hidden, cfg.TrustedExecute.end_hidden = delimiters["begin"], delimiters["end"]
     hidden_test_config(cfg)
@@ -238,8 +111,9 @@ def grade_student(task: Task) -> Answer:
     handed_in = Path(make_coursedir(cfg, assignment_id=assignment, student_id=student).format_path(
         cfg.CourseDirectory.get("submitted_directory", "submitted"), student, assignment))
     # nbgrader copies a hand-in with the grader's rights, following links: it gets a copy made
-    # of regular files only, outside the course, so no link can pull a file of the course in
-    safe_root = Path(tempfile.mkdtemp(prefix="cnnkit-sub-"))
+    # of regular files only, outside the course (in the task's own temporary folder, which the
+    # parent removes even when it has to kill this worker), so no link can pull a file of the course in
+    safe_root = Path(task.temp) / "handed-in"
     try:
         dropped = safe_copy(handed_in, safe_root / student / assignment, max_bytes=_max_file_bytes(cfg))
         cfg.CourseDirectory.submitted_directory = str(safe_root)
@@ -309,7 +183,7 @@ def _autograde(cfg, scratch: Path, assignment: str, student: str) -> Answer:
 
     outcome = run_converter(Autograde, coursedir, cfg)
     answer.log = ((outcome.get("log") or "") + (outcome.get("error") or ""))[-20000:]
-    answer.limits += _recorded_limits(scratch / "limits.jsonl")
+    _read_findings(scratch / "limits.jsonl", answer)
     autograded = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
     if not outcome["success"] or not autograded.is_dir():
         return answer
@@ -328,17 +202,20 @@ def _autograde(cfg, scratch: Path, assignment: str, student: str) -> Answer:
     return answer
 
 
-def _recorded_limits(path: Path) -> list[str]:
-    """The bounds the sandbox recorded (``processes (54 forks refused)``), per notebook."""
+def _read_findings(path: Path, answer: Answer) -> None:
+    """What TrustedExecute recorded per notebook: bounds hit (``processes (54 forks refused)``), set-up
+    cells restored, and what ``check()`` said in each graded cell."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
-        return []
-    found = []
+        return
     for line in lines:
         entry = json.loads(line)
-        found += [f"{entry['notebook']}: {limit}" for limit in entry.get("limits", [])]
-    return found
+        name = entry["notebook"]
+        answer.limits += [f"{name}: {limit}" for limit in entry.get("limits", [])]
+        answer.restored += [f"{name}: {note}" for note in entry.get("restored", [])]
+        if "diagnoses" in entry:
+            answer.diagnoses.setdefault(name, {}).update(entry["diagnoses"])
 
 
 def serve(tasks, answers) -> None:
