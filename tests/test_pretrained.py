@@ -190,3 +190,14 @@ def test_imagenet_batch_resizes_crops_and_normalises():
     assert np.allclose(models.unnormalize(x[1:])[0], 0.5, atol=1e-5), "unnormalize undoes the normalisation"
     with pytest.raises(ValueError, match="images\\[0\\]"):
         models.imagenet_batch([np.zeros((8, 8))])
+
+
+def test_sample_photos_are_the_shipped_colour_photographs():
+    from cnnkit import data
+
+    photos = data.sample_photos()
+    assert list(photos) == ["grace_hopper", "china", "flower"]
+    for name, photo in photos.items():
+        assert photo.ndim == 3 and photo.shape[2] == 3 and min(photo.shape[:2]) >= 400, name
+        assert photo.dtype == np.float32 and 0.0 <= photo.min() and photo.max() <= 1.0 and photo.std() > 0.1, name
+    assert models.imagenet_batch(list(photos.values())).shape == (3, 3, 224, 224)

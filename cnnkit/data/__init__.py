@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
 # Names that need torch, imported from .loader on first use (PEP 562).
 _LAZY = {"DeviceLoader": "loader", "random_crop": "loader", "random_hflip": "loader"}
 
-__all__ = ["DATASETS", "DataBundle", "load", "sample_image", "DeviceLoader", "random_crop", "random_hflip",
+__all__ = ["DATASETS", "DataBundle", "load", "sample_image", "sample_photos", "DeviceLoader", "random_crop", "random_hflip",
            "ChecksumError", "DownloadError", "Resource", "ensure", "md5sum"]
 
 DATASETS = ("digits", "mnist", "cifar10")
@@ -193,6 +193,21 @@ def sample_image(gray: bool = True, size: int | None = None) -> np.ndarray:
     if gray:
         return (rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).clip(0.0, 1.0)
     return rgb
+
+
+def sample_photos() -> dict[str, np.ndarray]:
+    """The colour photographs that ship with the kit's dependencies, as (H, W, 3) floats in [0, 1].
+
+    ``"grace_hopper"`` (matplotlib), ``"china"`` (a temple) and ``"flower"`` (scikit-learn's
+    ``load_sample_images``): real photos for a pretrained ImageNet network, with no download.
+    """
+    from sklearn.datasets import load_sample_images
+
+    photos = {"grace_hopper": sample_image(gray=False)}
+    bundle = load_sample_images()
+    for filename, image in zip(bundle.filenames, bundle.images):
+        photos[os.path.splitext(os.path.basename(filename))[0]] = np.asarray(image, dtype=np.float32) / 255.0
+    return photos
 
 
 def __getattr__(name: str) -> Any:
