@@ -71,12 +71,16 @@ def optional_torch(what: str) -> ModuleType | None:
         return None
 
 
-def _notebook_handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> list:
-    """IPython's custom-exception hook: the one line for a missing torch, the usual traceback otherwise."""
+def _notebook_handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> None:
+    """IPython's custom-exception hook: shows the one line for a missing torch, the usual traceback otherwise.
+
+    The cell still fails (Run All stops there); only what it shows changes.
+    """
     if is_torch_missing(value):
         message = str(value) if isinstance(value, TorchMissing) else _message("this part")
-        return [f"{TorchMissing.__name__}: {message}"]
-    return shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+        shell._showtraceback(etype, value, [f"{TorchMissing.__name__}: {message}"])
+    else:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
 
 def show_hint_in_notebooks() -> bool:

@@ -1,5 +1,8 @@
 """Put the "Open in Colab" badge and the kit's install cell at the top of the torch notebooks.
 
+They go right after the notebook's first cell (its title, or an assignment's header) and before its
+first code cell.
+
     python tools/colab_cells.py --check     # exit 1 and one line per notebook that is out of date
     python tools/colab_cells.py --write     # insert or update the two cells (idempotent)
 
@@ -59,29 +62,28 @@ def badge_cell(relative: str, repository: str, branch: str) -> dict:
 
 
 def install_source(repository: str, branch: str) -> str:
-    """The install cell's code: a no-op where cnnkit imports; installs it and picks the GPU in Colab."""
+    """The install cell's code: a no-op where cnnkit imports; installs it and picks the GPU in Colab.
+
+    Plain statements, no helper function (a lecture defines none; see tests/test_lectures.py).
+    """
     spec = f"cnnkit @ git+{repository.removesuffix('/')}@{branch}"
     return f'''# Colab, or any Python without the course kit: install it. Where cnnkit is installed this does nothing.
-def _set_up_cnnkit():
-    import importlib, importlib.util, os, subprocess, sys
-    if importlib.util.find_spec("cnnkit") is None:
-        source = os.environ.get("CNNKIT_INSTALL_SPEC", "{spec}")
-        print(f"installing the course kit: pip install {{source}}")
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
-        importlib.invalidate_caches()
-    if "google.colab" in sys.modules:  # data sets stay cached in ~/.cache/cnnkit for this session
-        import torch
-        if torch.cuda.is_available():
-            os.environ.setdefault("CNNKIT_SIZE", "full")
-            print(f"Colab GPU {{torch.cuda.get_device_name(0)}}: running at size {{os.environ['CNNKIT_SIZE']!r}} "
-                  "(%env CNNKIT_SIZE=small before this cell for the quick version)")
-        else:
-            print("No GPU in this Colab session: running small on the CPU "
-                  "(Runtime > Change runtime type > GPU, then run again, for the full size).")
-
-
-_set_up_cnnkit()
-del _set_up_cnnkit'''
+import importlib.util, os, sys
+if importlib.util.find_spec("cnnkit") is None:
+    import subprocess
+    CNNKIT_SOURCE = os.environ.get("CNNKIT_INSTALL_SPEC", "{spec}")
+    print(f"installing the course kit: pip install {{CNNKIT_SOURCE}}")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", CNNKIT_SOURCE], check=True)
+    importlib.invalidate_caches()
+if "google.colab" in sys.modules:  # Colab: its GPU if the runtime has one; data sets cached for the session
+    import torch
+    if torch.cuda.is_available():
+        os.environ.setdefault("CNNKIT_SIZE", "full")
+        print(f"Colab GPU {{torch.cuda.get_device_name(0)}}: running at size {{os.environ['CNNKIT_SIZE']!r}} "
+              "(%env CNNKIT_SIZE=small before this cell for the quick version)")
+    else:
+        print("No GPU in this Colab session: running small on the CPU "
+              "(Runtime > Change runtime type > GPU, then run again, for the full size).")'''
 
 
 def install_cell(repository: str, branch: str) -> dict:
@@ -106,12 +108,15 @@ def _ours(cell: dict) -> bool:
 
 
 def with_colab_cells(notebook: dict, relative: str, repository: str, branch: str) -> dict:
-    """``notebook`` with the badge and install cells first (replacing earlier ones of the tool's)."""
+    """``notebook`` with the badge and install cells right after its first cell (the title, or an
+    assignment's header), before any code; earlier cells of the tool's are replaced."""
     rest = [cell for cell in notebook["cells"] if not _ours(cell)]
     clash = {cell.get("id") for cell in rest} & {BADGE_ID, INSTALL_ID}
     if clash:
         raise ValueError(f"{relative}: a cell of its own already has the id {sorted(clash)[0]!r}")
-    return {**notebook, "cells": [badge_cell(relative, repository, branch), install_cell(repository, branch), *rest]}
+    at = 1 if rest and rest[0]["cell_type"] == "markdown" else 0
+    ours = [badge_cell(relative, repository, branch), install_cell(repository, branch)]
+    return {**notebook, "cells": [*rest[:at], *ours, *rest[at:]]}
 
 
 def dumps(notebook: dict) -> str:
