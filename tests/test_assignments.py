@@ -273,7 +273,8 @@ def test_source_and_release_are_well_formed(name):
         "only the notebook may live in solutions/NAME/ (any other file is copied into the release)"
     ids = [nbg(c)["grade_id"] for c in source.cells if nbg(c)]
     assert len(ids) == len(set(ids)), "grade ids must be unique"
-    first_code = next(c for c in source.cells if c.cell_type == "code")
+    first_code = next(c for c in source.cells  # after the Colab install cell of tools/colab_cells.py, if any
+                      if c.cell_type == "code" and "colab" not in c.metadata.get("cnnkit", {}))
     assert "import cnnkit" in first_code.source and "SIZE = cnnkit.config.run_size()" in first_code.source
     assert re.search(r"default_rng\(\d+\)|manual_seed\(\d+\)", first_code.source), "the first cell sets a seed"
     for nb in (source, release):
