@@ -161,6 +161,20 @@ class ClassReport:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=False)
 
+    @classmethod
+    def from_json(cls, text: str) -> "ClassReport":
+        """The report back from :meth:`to_json` (``class_report_NAME.json``)."""
+        data = json.loads(text)
+        for key in ("total", "auto", "manual"):
+            data[key] = Stats(**data[key])
+        data["cells"] = [CellSummary(**c) for c in data["cells"]]
+        data["functions"] = [FunctionSummary(f["function"], f["students_checked"], f["students_failed"],
+                                             [MistakeSummary(**m) for m in f["mistakes"]],
+                                             [UndiagnosedGroup(**u) for u in f["undiagnosed"]])
+                             for f in data["functions"]]
+        data["reteach"] = [MistakeSummary(**m) for m in data["reteach"]]
+        return cls(**data)
+
 
 # ---------------------------------------------------------------- building it
 
@@ -560,6 +574,32 @@ def write_class_report(assignment: str, course_dir: str | os.PathLike = ".", opt
         written.append(paths["csv"])
     written += write_exports(grades, course, options.exports)
     return report, written
+
+
+def write_after_grading(assignment: str, course_dir: str | os.PathLike,
+                        options: ReportOptions | None = None) -> ClassReport | None:
+    """The report at the end of ``cnnkit grade``: grades are settled by then, so a report that cannot be
+    built (a malformed diagnoses file, say) is one line on stderr and None, never a failed grading run."""
+    try:
+        return write_class_report(assignment, course_dir, options)[0]
+    except (ValueError, TypeError, OSError) as exc:
+        from cnnkit.cli import one_line
+
+        print(f"cnnkit grade: the class report was not written: {one_line(exc)} (the grades were; fix it and run "
+              f"python -m cnnkit report {assignment})", file=sys.stderr)
+        return None
+
+
+def stored_summary(assignment: str, course_dir: str | os.PathLike = ".", since: float | None = None) -> str:
+    """:func:`summary_text` of the report last written for ``assignment``: "" when there is none, or when it
+    is older than ``since`` (a ``time.time()``: the run that should have written it did not)."""
+    path = class_report_paths(course_dir, assignment)["json"]
+    try:
+        if since is not None and path.stat().st_mtime < since:
+            return ""
+        return summary_text(ClassReport.from_json(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError):
+        return ""
 
 
 def add_report_options(parser) -> None:

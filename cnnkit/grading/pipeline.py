@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
 from . import report as rp
+from .class_report import ReportOptions, add_report_options, options_from, stored_summary, write_after_grading
 from .report import StudentReport
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only: the workers' modules load when grading starts
@@ -52,7 +53,8 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1, timeout: float | None = None,
           cell_timeout: int | None = None, collect: str | os.PathLike | None = None, force: bool = False,
           students: list[str] | None = None, sandbox: bool = True,
-          progress: Callable[[StudentReport], None] | None = None) -> list[StudentReport]:
+          progress: Callable[[StudentReport], None] | None = None,
+          class_report: ReportOptions | None = None) -> list[StudentReport]:
     """Grade every submission of ``assignment`` in the nbgrader course at ``course_dir``.
 
     ``jobs`` students are graded at once, each in its own process; ``timeout`` is the wall-clock
@@ -64,7 +66,8 @@ def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1
     refuses to start unless ``sandbox=False`` (``--unsandboxed``), and then every report row says
     the code ran unsandboxed. ``progress`` is called with each
     student's report as it is done. Writes ``grades.csv`` and ``grading_report_<assignment>.csv``
-    / ``.txt`` in the course folder and returns the reports, one per student, sorted by id.
+    / ``.txt`` in the course folder and returns the reports, one per student, sorted by id. Last, the
+    class report (:mod:`cnnkit.grading.class_report`, with ``class_report``'s options) is written.
     """
     course = _check_args(assignment, course_dir, jobs, timeout, cell_timeout, collect, force, students)
     _require_sandbox(sandbox)
@@ -75,7 +78,9 @@ def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1
         chosen, submitted = _collect(run, collect, students)
         reports, todo = _resume(run, chosen, submitted, force)
         reports.update(_grade_in_workers(run, todo))
-        return _export(run, reports)
+        ordered = _export(run, reports)
+        write_after_grading(assignment, run.course, class_report)
+        return ordered
 
 
 # ---------------------------------------------------------------- the stages of grade()
@@ -612,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
                              "machine that has none; every report row then says so)")
     parser.add_argument("--feedback-only", action="store_true",
                         help="only write the feedback again from the gradebook (after manual grading)")
+    add_report_options(parser)
     args = parser.parse_args(argv)
     from .worker import skip_slow_optional_imports
 
@@ -621,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{report.student}: {report.score:g}/{report.max_score:g} {report.status}"
               + (f" ({report.detail})" if report.detail else ""), file=sys.stderr, flush=True)
 
-    start = time.perf_counter()
+    start, started = time.perf_counter(), time.time()
     if args.feedback_only:
         try:
             pages = regenerate_feedback(args.assignment, args.course, students=args.students)
@@ -633,7 +639,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         reports = grade(args.assignment, args.course, jobs=args.jobs, timeout=args.timeout,
                         cell_timeout=args.cell_timeout, collect=args.collect, force=args.force,
-                        students=args.students, sandbox=not args.unsandboxed, progress=show)
+                        students=args.students, sandbox=not args.unsandboxed, progress=show,
+                        class_report=options_from(args))
     except (ValueError, TypeError, RuntimeError) as exc:
         print(f"cnnkit grade: {exc}", file=sys.stderr)
         return 2
@@ -645,4 +652,5 @@ def main(argv: list[str] | None = None) -> int:
     course = Path(args.course)
     print(f"\n{len(reports)} students in {time.perf_counter() - start:.0f} s; wrote {course / 'grades.csv'}, "
           f"{course / f'grading_report_{args.assignment}.csv'} and feedback/ (no hidden tests)")
+    print(stored_summary(args.assignment, course, since=started), end="")
     return 0 if all(r.status != rp.ERROR for r in reports) else 1
