@@ -1,0 +1,324 @@
+"""Which students' functions match other code: winnowed k-gram fingerprints of normalised token streams.
+
+The fingerprinting is MOSS's (Schleimer, Wilkerson and Aiken, "Winnowing: local algorithms for document
+fingerprinting", SIGMOD 2003), with the robust winnowing of the ``copydetect`` package: every run of
+``k`` tokens is hashed, and of every ``window`` consecutive hashes the smallest is kept, so any match of
+``k + window - 1`` tokens or more is always found and a match shorter than ``k`` tokens never counts.
+
+Why copydetect's winnowing but not its whole pipeline: copydetect's own tokeniser works on text with
+pygments and turns *every* name into ``V`` (``np.sum`` and ``np.pad`` look the same, which makes honest
+numpy solutions alike), keeps statement order, and compares whole files. Here the unit is one graded
+function, normalised by :mod:`.normalize` (names the code binds become ``v``, the library names it
+calls stay, independent statements in canonical order), and the k-gram hashes are computed from the
+tokens with a fixed hash (Python's ``hash`` changes from one process to the next, so copydetect's
+would make two runs of the grader disagree by a few percent).
+
+A student's function is scored against another unit as the share of its *own* tokens -- those not
+covered by a k-gram of the released template, which is boilerplate -- that fall in fingerprints the
+two share. A function with fewer own tokens than ``min_tokens`` is not compared at all: a one-line
+formula is written the same way by every honest student.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .normalize import OPEN, Unit
+
+#: Share of a function's own tokens found in another unit above which the pair is reported.
+DEFAULT_THRESHOLD = 0.6
+#: Functions with fewer own tokens (template excluded) are not compared.
+DEFAULT_MIN_TOKENS = 50
+#: k-gram length in tokens: a shared run shorter than this never counts.
+DEFAULT_K = 8
+#: Winnowing window: any shared run of K + WINDOW - 1 tokens is certain to be found.
+DEFAULT_WINDOW = 4
+#: A fingerprint found in this many different files of reference code (kit modules, lecture and
+#: solution notebooks) is an idiom, not a copy: it is ignored, as MOSS ignores passages common to
+#: many programs (its ``-m``).
+DEFAULT_COMMON_FILES = 6
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How similar is too similar, and how the fingerprints are taken."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    min_tokens: int = DEFAULT_MIN_TOKENS
+    k: int = DEFAULT_K
+    window: int = DEFAULT_WINDOW
+    common_files: int = DEFAULT_COMMON_FILES
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
+                or not 0 < self.threshold <= 1:
+            raise ValueError(f"threshold must be a fraction in (0, 1] such as 0.6 (60 %), got {self.threshold!r}")
+        for name in ("min_tokens", "k", "window", "common_files"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+@dataclass
+class Match:
+    """A student's function and another unit that holds most of it.
+
+    ``score`` is the share of the student's own tokens found in ``other``; ``other_score`` the share of
+    ``other``'s tokens found in the student's function; ``marked`` / ``other_marked`` the token indices
+    of each that the match covers (for highlighting).
+    """
+
+    unit: Unit
+    other: Unit
+    score: float
+    other_score: float
+    marked: frozenset[int] = field(repr=False)
+    other_marked: frozenset[int] = field(repr=False)
+    also: tuple[str, ...] = ()    # other functions of the same file that hold parts of the student's
+
+    @property
+    def student(self) -> str:
+        return self.unit.source.removeprefix("student ")
+
+    @property
+    def function(self) -> str:
+        return self.unit.name
+
+
+@dataclass
+class Skipped:
+    """A student's function that was not compared, and why."""
+
+    student: str
+    function: str
+    reason: str
+
+
+@dataclass
+class Result:
+    """Every pair above the threshold (most similar first), what was not compared, and the settings."""
+
+    settings: Settings
+    matches: list[Match]
+    skipped: list[Skipped]
+    compared: int
+    students: list[str]
+    functions: list[str]
+    references: int
+
+    def flags(self) -> dict[str, list[Match]]:
+        """Each flagged student's best match per function, in the order of the assignment's functions."""
+        best: dict[tuple[str, str], Match] = {}
+        for match in self.matches:
+            key = (match.student, match.function)
+            if key not in best or match.score > best[key].score:
+                best[key] = match
+        by_student: dict[str, list[Match]] = defaultdict(list)
+        order = {name: i for i, name in enumerate(self.functions)}
+        for (student, _), match in sorted(best.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0))):
+            by_student[student].append(match)
+        return dict(by_student)
+
+
+class _Prints:
+    """The fingerprints of one unit: its k-gram hashes, the winnowed ones, and which tokens are boilerplate."""
+
+    def __init__(self, unit: Unit, settings: Settings, boilerplate: set[int]) -> None:
+        self.unit = unit
+        self.size = len(unit.tokens)
+        hashes = kgram_hashes(unit, settings.k)
+        self.hashes = hashes
+        self.boiler = np.zeros(self.size, dtype=bool)
+        header = unit.tokens.index(OPEN) + 1 if unit.tokens[:1] == ("def",) and OPEN in unit.tokens else 0
+        self.boiler[:header] = True                   # the signature: the assignment gives it
+        if boilerplate and len(hashes):
+            for pos in np.flatnonzero(np.isin(hashes, list(boilerplate))):
+                self.boiler[pos:pos + settings.k] = True
+        self.own = int(self.size - self.boiler.sum())
+        self.positions: dict[int, list[int]] = defaultdict(list)
+        for pos in winnowed(hashes, settings.window):
+            value = int(hashes[pos])
+            if value not in boilerplate and pos >= header:
+                self.positions[value].append(int(pos))
+
+    def drop(self, common: set[int]) -> None:
+        """Forget the fingerprints in ``common`` (idioms): they match nothing any more."""
+        for value in common & self.positions.keys():
+            del self.positions[value]
+
+    def covered(self, shared, k: int) -> np.ndarray:
+        mask = np.zeros(self.size, dtype=bool)
+        for value in shared:
+            for pos in self.positions[value]:
+                mask[pos:pos + k] = True
+        return mask & ~self.boiler
+
+
+def _token_hash(token: str) -> int:
+    return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+_TOKEN_HASHES: dict[str, int] = {}
+
+
+def kgram_hashes(unit_or_tokens, k: int) -> np.ndarray:
+    """A fixed 53-bit hash of every run of ``k`` consecutive tokens (the same in every process).
+
+    A variable's token ``v`` is hashed as the distance back to the same variable's previous use
+    *inside the run* (0 when it has none there): Baker's parameterised matching, which tells
+    ``out[i, j] = ... image[i:i + kh]`` from ``out += kernel[i, j] * image[i:i + oh]`` without caring
+    what the variables are called or which number they got.
+    """
+    if isinstance(unit_or_tokens, Unit):
+        tokens, variables = unit_or_tokens.tokens, unit_or_tokens.variables
+    else:
+        tokens, variables = tuple(unit_or_tokens), ()
+    n = len(tokens)
+    if n < k:
+        return np.zeros(0, dtype=np.int64)
+    ids = np.array([_id(t) for t in tokens], dtype=np.uint64)
+    back = np.zeros(n, dtype=np.int64)          # distance to the previous use of the same variable
+    if variables:
+        last: dict[int, int] = {}
+        for i, var in enumerate(variables):
+            if var >= 0:
+                back[i] = i - last[var] if var in last else 0
+                last[var] = i
+    is_var = back > 0
+    combined = np.zeros(n - k + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for offset in range(k):
+            part = ids[offset:n - k + 1 + offset].copy()
+            dist = back[offset:n - k + 1 + offset]
+            inside = is_var[offset:n - k + 1 + offset] & (dist <= offset)
+            part[inside] = part[inside] + _DISTANCE_SALT * dist[inside].astype(np.uint64)
+            combined = combined * np.uint64(1_000_003) + part
+    return (combined >> np.uint64(11)).astype(np.int64)   # exact in copydetect's float64 window buffer
+
+
+_DISTANCE_SALT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _id(token: str) -> int:
+    value = _TOKEN_HASHES.get(token)
+    if value is None:
+        value = _TOKEN_HASHES[token] = _token_hash(token)
+    return value
+
+
+def winnowed(hashes: np.ndarray, window: int) -> np.ndarray:
+    """Positions of the hashes robust winnowing keeps (copydetect's implementation)."""
+    if len(hashes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    from copydetect.utils import winnow
+
+    _, positions = winnow(hashes, window, remove_duplicates=False)
+    return np.asarray(positions, dtype=np.int64)
+
+
+def compare(students: list[Unit], references: list[Unit], boilerplate: list[Unit],
+            settings: Settings = Settings(), functions: list[str] | None = None) -> Result:
+    """Score every student's function against the references and against the other students' same function.
+
+    ``students`` are units of kind ``student`` (``source`` is ``student <id>``, ``name`` the graded
+    function), ``references`` the kit's code and the instructor's solutions, ``boilerplate`` the
+    released template (never counts). Returns the pairs whose score reaches ``settings.threshold``.
+    """
+    k = settings.k
+    template = {int(h) for unit in boilerplate for h in kgram_hashes(unit, k)}
+    prints = [_Prints(unit, settings, template) for unit in students]
+    refs = [_Prints(unit, settings, template) for unit in references]
+    files: dict[int, set[str]] = defaultdict(set)
+    for ref in refs:
+        for value in ref.positions:
+            files[value].add(ref.unit.source)
+    common = {value for value, where in files.items() if len(where) >= settings.common_files}
+    for p in prints + refs:
+        p.drop(common)
+    ref_index: dict[int, list[int]] = defaultdict(list)
+    for i, ref in enumerate(refs):
+        for value in ref.positions:
+            ref_index[value].append(i)
+    peer_index: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for i, p in enumerate(prints):
+        for value in p.positions:
+            peer_index[(p.unit.name, value)].append(i)
+
+    matches: list[Match] = []
+    skipped: list[Skipped] = []
+    compared = 0
+    small = {i for i, p in enumerate(prints) if p.own < settings.min_tokens}
+    for i, p in enumerate(prints):
+        if i in small:
+            if p.own == 0:
+                continue                              # the template as released: nothing handed in
+            skipped.append(Skipped(p.unit.source.removeprefix("student "), p.unit.name,
+                                   f"{p.own} own tokens, fewer than {settings.min_tokens}: not compared"))
+            continue
+        compared += 1
+        by_file: dict[str, dict[int, set[int]]] = defaultdict(dict)
+        for j, shared in _candidates(p, ref_index, settings, bound=False).items():
+            by_file[refs[j].unit.source][j] = shared
+        for units in by_file.values():
+            match = _score_file(p, [(refs[j], shared) for j, shared in units.items()], settings)
+            if match:
+                matches.append(match)
+        peers = _candidates(p, peer_index, settings, key=p.unit.name)
+        for j, shared in peers.items():
+            if j == i or j in small or prints[j].unit.source == p.unit.source:
+                continue
+            match = _score(p, prints[j], shared, settings)
+            if match:
+                matches.append(match)
+    matches.sort(key=lambda m: (-m.score, m.student, m.function, m.other.label))
+    return Result(settings, matches, skipped, compared,
+                  sorted({u.source.removeprefix("student ") for u in students}),
+                  functions or sorted({u.name for u in students}), len(references))
+
+
+def _candidates(p: _Prints, index, settings: Settings, key: str | None = None, bound: bool = True
+                ) -> dict[int, set[int]]:
+    """Units sharing fingerprints with ``p`` (with ``bound``, enough to possibly reach the threshold), with the
+    shared hashes."""
+    shared: dict[int, set[int]] = defaultdict(set)
+    weight: dict[int, int] = defaultdict(int)
+    for value, positions in p.positions.items():
+        for j in index.get(value if key is None else (key, value), ()):
+            shared[j].add(value)
+            weight[j] += len(positions)
+    need = settings.threshold * max(p.own, 1) if bound else 0
+    return {j: s for j, s in shared.items() if weight[j] * settings.k >= need}
+
+
+def _score_file(p: _Prints, units: list[tuple[_Prints, set[int]]], settings: Settings) -> Match | None:
+    """``p`` against one file of reference code: the union of what its functions hold of ``p``.
+
+    A copier often inlines a module's helpers into one function (``conv2d`` with ``_im2col``); the
+    other side shown is the function that holds the most, the others are named in ``also``.
+    """
+    union = set().union(*(shared for _, shared in units))
+    mask = p.covered(union, settings.k)
+    score = float(mask.sum()) / max(p.own, 1)
+    if score < settings.threshold:
+        return None
+    ranked = sorted(units, key=lambda u: -int(p.covered(u[1], settings.k).sum()))
+    best, shared = ranked[0]
+    other = best.covered(shared, settings.k)
+    match = Match(p.unit, best.unit, score, float(other.sum()) / max(best.own, 1),
+                  frozenset(np.flatnonzero(mask).tolist()), frozenset(np.flatnonzero(other).tolist()))
+    match.also = tuple(u.unit.name for u, s in ranked[1:] if p.covered(s, settings.k).sum() >= settings.k)
+    return match
+
+
+def _score(p: _Prints, q: _Prints, shared: set[int], settings: Settings) -> Match | None:
+    mask = p.covered(shared, settings.k)
+    score = float(mask.sum()) / max(p.own, 1)
+    if score < settings.threshold:
+        return None
+    other = q.covered(shared, settings.k)
+    other_score = float(other.sum()) / max(q.own, 1)
+    return Match(p.unit, q.unit, score, other_score, frozenset(np.flatnonzero(mask).tolist()),
+                 frozenset(np.flatnonzero(other).tolist()))

@@ -1,0 +1,458 @@
+"""A piece of Python as the fingerprinter sees it: one token stream that cosmetic edits do not change.
+
+What a copier changes without changing the code, and what this file does about it:
+
+* **formatting and comments** -- the code is parsed with :mod:`ast` and written back with
+  :func:`ast.unparse`, so spacing, line breaks, parentheses style and comments are gone; docstrings
+  are dropped too;
+* **names** -- every variable the code binds itself (assignments, loop and comprehension variables,
+  nested functions) becomes the token ``v``, as in MOSS, and only which uses are of one variable is
+  kept (:attr:`Unit.variables`); a function's arguments become ``a0``, ``a1``, ... by position (the
+  assignment fixes the signature). Names the code only reads from outside (``numpy``, ``range``, the
+  graded functions) keep their meaning, with import aliases resolved (``np`` and ``numpy`` are both
+  ``numpy``);
+* **string texts** -- every string (error messages, f-strings) is one token ``S``;
+* **order of independent statements** -- inside each block, statements that neither read nor write
+  what another writes may be swapped; they are put in one canonical order (a topological order of
+  their dependencies, smallest normalised text first), so ``kh, kw = ...`` before or after the
+  argument checks gives the same stream. Statements with effects the analysis cannot see (a bare
+  call, ``return``, ``raise`` outside a guard, ``try``, ``with``) stay where they are;
+* **argument checks** -- ``if <test>: raise ...`` and ``assert`` statements are left out of the stream
+  (they stay in the text shown): the tests ask for them, so every honest hand-in has them, worded
+  alike, and in a short function they would weigh more than the computation.
+
+Each token remembers where it sits in the reformatted text (:attr:`Unit.display`), so the report can
+highlight matched regions in code a person can read.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from dataclasses import dataclass, field
+
+#: The token every variable the code binds becomes.
+LOCAL = "v"
+#: The token every string literal becomes.
+STRING = "S"
+#: Tokens that open and close a block (the body of a ``for``, ``if``, ``def``, ...).
+OPEN, CLOSE = "{", "}"
+
+_SKIPPED = {tokenize.ENCODING, tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT,
+            tokenize.COMMENT, tokenize.ENDMARKER}
+_BARRIERS = (ast.Return, ast.Raise, ast.Expr, ast.Delete, ast.Global, ast.Nonlocal, ast.Import, ast.ImportFrom,
+             ast.Try, ast.With, ast.AsyncWith, ast.Break, ast.Continue, ast.FunctionDef, ast.AsyncFunctionDef,
+             ast.ClassDef, ast.While, ast.Pass) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
+_MAGIC = re.compile(r"^\s*[%!]")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of code to compare: a function (or a notebook cell's loose code), normalised.
+
+    ``source`` says where it comes from (``student bob``, ``cnnkit/ops/conv.py``, ...), ``name`` is
+    the function's name (or ``cell 7``), ``kind`` one of ``student``, ``kit``, ``solution``,
+    ``template``. ``tokens`` is the normalised stream in canonical order and ``spans[i]`` the
+    characters of ``display`` that token ``i`` stands for (``(0, 0)`` for block markers).
+    ``variables[i]`` tells which variable a ``v`` token is (a number, the same for every use of one
+    variable; -1 for any other token): the fingerprints use it only *relatively*, as the distance
+    back to the same variable's previous use (Baker's parameterised matching), so a renamed or an
+    added variable changes nothing but the k-grams around it.
+    """
+
+    source: str
+    name: str
+    kind: str
+    tokens: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+    display: str
+    original: str = field(default="", compare=False)
+    variables: tuple[int, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``student bob``, ``cnnkit/ops/conv.py: conv2d_naive``: how the report names it."""
+        return self.source if self.kind == "student" else f"{self.source}: {self.name}"
+
+
+def strip_magics(source: str) -> str:
+    """Notebook code as Python: IPython ``%magic`` and ``!shell`` lines become blank (line numbers kept)."""
+    if source.lstrip().startswith("%%"):
+        return ""
+    return "\n".join("" if _MAGIC.match(line) else line for line in source.splitlines())
+
+
+def import_aliases(tree: ast.AST) -> dict[str, str]:
+    """What each imported name stands for: ``{"np": "numpy", "pad": "numpy.pad"}`` (relative imports kept as written)."""
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    aliases[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return aliases
+
+
+def top_level_functions(tree: ast.Module) -> list[ast.FunctionDef]:
+    """The functions a module or cell defines at its top level, and the methods of its top-level classes."""
+    found = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.append(node)
+        elif isinstance(node, ast.ClassDef):
+            found += [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return found
+
+
+def normalise(node: ast.AST, *, source: str, name: str, kind: str, aliases: dict[str, str] | None = None,
+              original: str = "") -> Unit:
+    """The :class:`Unit` of one function definition, or of a module holding a cell's loose statements.
+
+    ``node`` loses its docstrings (it is changed in place: pass a tree parsed for the purpose).
+    """
+    display = ast.unparse(_drop_docstrings(node))
+    tree = ast.parse(display)
+    top = tree.body[0] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else tree
+    locals_ = _bound_names(top)
+    arguments = _arguments(top) if top is not tree else {}
+    lines = _LineIndex(display)
+    tokens = _tokens(display)
+    names = _name_tokens(tree, lines, locals_, arguments, aliases or {})
+    strings = _string_spans(tree, lines)
+    normalised = _normalise_tokens(tokens, names, strings, keep_def_name=top is not tree)
+    body = top.body if top is not tree else tree.body
+    order = _Orderer(normalised, lines)
+    if top is tree:
+        stream = order.block(body)
+    else:
+        stream = order.statement(top)
+    numbers: dict[str, int] = {}
+    tokens_out, variables = [], []
+    for token, _ in stream:
+        if token.startswith(LOCAL + "\0"):
+            variables.append(numbers.setdefault(token[2:], len(numbers)))
+            tokens_out.append(LOCAL)
+        else:
+            variables.append(-1)
+            tokens_out.append(token)
+    return Unit(source=source, name=name, kind=kind, tokens=tuple(tokens_out),
+                spans=tuple(s for _, s in stream), display=display, original=original or display,
+                variables=tuple(variables))
+
+
+def units_from_code(code: str, *, source: str, kind: str, names: set[str] | None = None,
+                    loose_code: bool = False, cell: str = "", aliases: dict[str, str] | None = None) -> list[Unit]:
+    """Every top-level function of ``code`` (only those in ``names`` when given) as a :class:`Unit`.
+
+    With ``loose_code`` the statements outside functions become one more unit, named ``cell``.
+    ``aliases`` are imports made elsewhere (a notebook's other cells); the code's own imports win.
+    Code that does not parse gives no unit (SyntaxError is not raised: a broken cell compares to nothing).
+    """
+    code = strip_magics(code)
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return []
+    aliases = {**(aliases or {}), **import_aliases(tree)}
+    units: dict[str, Unit] = {}
+    lines = code.splitlines(keepends=True)
+    for node in top_level_functions(tree):
+        if names is not None and node.name not in names:
+            continue
+        original = source_lines(lines, node)
+        units[node.name] = normalise(node, source=source, name=node.name, kind=kind, aliases=aliases,
+                                     original=original)   # a later definition replaces an earlier one
+    result = list(units.values())
+    if loose_code:
+        rest = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                                           ast.Import, ast.ImportFrom))]
+        if rest:
+            module = ast.Module(body=rest, type_ignores=[])
+            result.append(normalise(module, source=source, name=cell or "cell", kind=kind, aliases=aliases,
+                                    original=code))
+    return result
+
+
+def source_lines(lines: list[str], node: ast.AST) -> str:
+    """The whole lines a node spans, decorators included (``ast.get_source_segment`` re-splits the file per call)."""
+    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    return "".join(lines[first - 1:node.end_lineno])
+
+
+# ---------------------------------------------------------------- the steps of normalise()
+
+def _drop_docstrings(node: ast.AST) -> ast.AST:
+    """Remove the docstrings of ``node`` and of the functions and classes in it, in place (an emptied body gets ``pass``)."""
+    for item in ast.walk(node):
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
+            body = item.body
+            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                item.body = body[1:] or [ast.Pass()]
+    return node
+
+
+def _bound_names(top: ast.AST) -> set[str]:
+    """Names the code binds itself: arguments, stores, loop and ``with``/``except`` targets, nested defs."""
+    bound = set()
+    for node in ast.walk(top):
+        if isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not top:
+            bound.add(node.name)
+    for node in ast.walk(top):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound -= set(node.names)
+    return bound
+
+
+class _LineIndex:
+    """Turns the ast's (line, byte column) positions into character offsets of the text."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines(keepends=True) or [""]
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line))
+
+    def offset(self, lineno: int, byte_col: int) -> int:
+        line = self.lines[lineno - 1] if lineno - 1 < len(self.lines) else ""
+        return self.starts[lineno - 1] + len(line.encode("utf-8")[:byte_col].decode("utf-8", "ignore"))
+
+
+def _tokens(text: str) -> list[tuple[int, str, int, int]]:
+    """``(type, text, start, end)`` of every meaningful token, offsets in characters."""
+    lines = _LineIndex(text)
+    found = []
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type in _SKIPPED:
+            continue
+        start = lines.starts[tok.start[0] - 1] + tok.start[1]
+        end = lines.starts[tok.end[0] - 1] + tok.end[1]
+        found.append((tok.type, tok.string, start, end))
+    return found
+
+
+def _arguments(function: ast.AST) -> dict[str, str]:
+    """A function's arguments by position: ``{"image": "a0", "kernel": "a1"}``."""
+    args = function.args
+    every = args.posonlyargs + args.args + ([args.vararg] if args.vararg else []) + args.kwonlyargs \
+        + ([args.kwarg] if args.kwarg else [])
+    return {arg.arg: f"a{i}" for i, arg in enumerate(every)}
+
+
+def _name_tokens(tree: ast.AST, lines: _LineIndex, locals_: set[str], arguments: dict[str, str],
+                 aliases: dict[str, str]) -> dict[int, list[str]]:
+    """The normalised tokens of each variable name, keyed by its character offset.
+
+    A local variable's token carries its name after a NUL (``v\\0name``) until numbering.
+    """
+    names: dict[int, list[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            ident = node.id
+        elif isinstance(node, ast.arg):
+            ident = node.arg
+        else:
+            continue
+        at = lines.offset(node.lineno, node.col_offset)
+        if ident in arguments:
+            names[at] = [arguments[ident]]
+        elif ident in locals_:
+            names[at] = [LOCAL + "\0" + ident]
+        elif ident in aliases:
+            names[at] = _dotted(aliases[ident])
+        else:
+            names[at] = [ident]
+    return names
+
+
+def _dotted(name: str) -> list[str]:
+    parts = name.split(".")
+    tokens = [parts[0]]
+    for part in parts[1:]:
+        tokens += [".", part]
+    return tokens
+
+
+def _string_spans(tree: ast.AST, lines: _LineIndex) -> list[tuple[int, int]]:
+    """Character spans of the outermost string literals (f-strings whole)."""
+    spans = []
+    inner = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            inner.update(id(n) for n in ast.walk(node) if n is not node)
+    for node in ast.walk(tree):
+        if id(node) in inner:
+            continue
+        if isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))):
+            spans.append((lines.offset(node.lineno, node.col_offset), lines.offset(node.end_lineno, node.end_col_offset)))
+    return sorted(spans)
+
+
+def _normalise_tokens(tokens, names, strings, *, keep_def_name: bool) -> list[tuple[list[str], int, int]]:
+    """Each source token with its normalised form (a list: an alias can stand for ``numpy . pad``)."""
+    result = []
+    string_index, previous, defs_seen = 0, "", 0
+    for kind, text, start, end in tokens:
+        while string_index < len(strings) and strings[string_index][1] <= start:
+            string_index += 1
+        if string_index < len(strings) and strings[string_index][0] <= start < strings[string_index][1]:
+            span = strings[string_index]
+            if result and result[-1][1] == span[0]:
+                continue                                   # the rest of the same string literal
+            result.append(([STRING], span[0], span[1]))
+            continue
+        if kind == tokenize.NAME and start in names:
+            form = names[start]
+        elif kind == tokenize.NAME and previous in ("def", "class"):
+            defs_seen += 1
+            form = [text] if keep_def_name and defs_seen == 1 else [LOCAL + "\0" + text]
+        else:
+            form = [text]
+        result.append((form, start, end))
+        previous = text
+    return result
+
+
+class _Orderer:
+    """Emits a block's statements in canonical order, each as ``(token, span)`` pairs with block markers."""
+
+    def __init__(self, tokens: list[tuple[list[str], int, int]], lines: _LineIndex) -> None:
+        self.tokens = tokens
+        self.starts = [t[1] for t in tokens]
+        self.lines = lines
+
+    def _span(self, node: ast.AST) -> tuple[int, int]:
+        return (self.lines.offset(node.lineno, node.col_offset), self.lines.offset(node.end_lineno, node.end_col_offset))
+
+    def statement(self, node: ast.stmt) -> list[tuple[str, tuple[int, int]]]:
+        start, end = self._span(node)
+        blocks = sorted((self._span(b[0])[0], self._span(b[-1])[1], b) for b in _child_blocks(node))
+        out: list[tuple[str, tuple[int, int]]] = []
+        i = _first_at(self.starts, start)
+        while i < len(self.tokens) and self.tokens[i][1] < end:
+            if blocks and self.tokens[i][1] >= blocks[0][0]:
+                _, block_end, stmts = blocks.pop(0)
+                out.append((OPEN, (0, 0)))
+                out += self.block(stmts)
+                out.append((CLOSE, (0, 0)))
+                i = _first_at(self.starts, block_end)
+                continue
+            form, s, e = self.tokens[i]
+            out += [(t, (s, e)) for t in form]
+            i += 1
+        for _, _, stmts in blocks:                       # a block with no token left before it (cannot happen)
+            out += [(OPEN, (0, 0))] + self.block(stmts) + [(CLOSE, (0, 0))]
+        return out
+
+    def block(self, stmts: list[ast.stmt]) -> list[tuple[str, tuple[int, int]]]:
+        emitted = [self.statement(s) for s in stmts]
+        keys = [" ".join(t.split("\0")[0] for t, _ in e) for e in emitted]
+        effects = [_effects(s) for s in stmts]
+        order = _canonical_order(keys, effects)
+        return [pair for i in order if not _is_check(stmts[i]) for pair in emitted[i]]
+
+
+def _first_at(starts: list[int], offset: int) -> int:
+    import bisect
+
+    return bisect.bisect_left(starts, offset)
+
+
+def _child_blocks(node: ast.stmt) -> list[list[ast.stmt]]:
+    """The statement lists directly inside a compound statement (body, else, handlers' bodies, cases)."""
+    blocks = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if not isinstance(value, list) or not value:
+            continue
+        if all(isinstance(v, ast.stmt) for v in value):
+            blocks.append(value)
+        else:
+            blocks += [v.body for v in value if isinstance(v, (ast.ExceptHandler,)) and v.body]
+            blocks += [v.body for v in value if type(v).__name__ == "match_case" and v.body]
+    return blocks
+
+
+@dataclass
+class _Effects:
+    reads: set[str]
+    writes: set[str]
+    barrier: bool
+
+
+def _effects(node: ast.stmt) -> _Effects:
+    """What a statement reads and writes (names), and whether it must stay where it is."""
+    reads, writes = set(), set()
+    barrier = isinstance(node, _BARRIERS)
+    if isinstance(node, ast.If) and _is_guard(node):
+        barrier = False
+    for item in ast.walk(node):
+        if isinstance(item, ast.Name):
+            (reads if isinstance(item.ctx, ast.Load) else writes).add(item.id)
+        elif isinstance(item, (ast.Subscript, ast.Attribute)) and isinstance(item.ctx, (ast.Store, ast.Del)):
+            base = _base_name(item)
+            if base:
+                writes.add(base)
+        elif isinstance(item, ast.Call) and isinstance(item.func, ast.Attribute):
+            base = _base_name(item.func.value)
+            if base:                                     # x.append(...), out.fill(0): x may change
+                writes.add(base)
+        elif isinstance(item, ast.AugAssign):
+            base = _base_name(item.target)
+            if base:
+                reads.add(base)
+        elif isinstance(item, (ast.Return, ast.Raise, ast.Break, ast.Continue, ast.Yield, ast.YieldFrom,
+                               ast.Global, ast.Nonlocal)) and not (isinstance(node, ast.If) and _is_guard(node)):
+            barrier = True
+    return _Effects(reads, writes, barrier)
+
+
+def _is_check(node: ast.stmt) -> bool:
+    """An argument check (``if <test>: raise ...``, ``assert``): left out of the stream, see the module doc."""
+    return isinstance(node, ast.Assert) or (isinstance(node, ast.If) and _is_guard(node))
+
+
+def _is_guard(node: ast.If) -> bool:
+    """``if <test>: raise ...`` with no else: an argument check, which may be reordered among the others."""
+    return not node.orelse and all(isinstance(s, ast.Raise) for s in node.body)
+
+
+def _base_name(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Subscript, ast.Attribute, ast.Starred)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _conflict(a: _Effects, b: _Effects) -> bool:
+    return (a.barrier or b.barrier or bool(a.writes & (b.reads | b.writes)) or bool(b.writes & a.reads))
+
+
+def _canonical_order(keys: list[str], effects: list[_Effects]) -> list[int]:
+    """A topological order of the statements' dependencies, the smallest key first among those ready.
+
+    Two statements depend on each other when one writes what the other reads or writes, or either is
+    a barrier; the order is the same for any reordering of independent statements.
+    """
+    n = len(keys)
+    before = [{j for j in range(i) if _conflict(effects[j], effects[i])} for i in range(n)]
+    done: set[int] = set()
+    order = []
+    while len(order) < n:
+        ready = [i for i in range(n) if i not in done and before[i] <= done]
+        pick = min(ready, key=lambda i: (keys[i], i))
+        order.append(pick)
+        done.add(pick)
+    return order
