@@ -66,7 +66,7 @@ def install_source(repository: str, branch: str) -> str:
 
     Plain statements, no helper function (a lecture defines none; see tests/test_lectures.py).
     """
-    spec = f"cnnkit @ git+{repository.removesuffix('/')}@{branch}"
+    spec = f"cnnkit @ git+https://github.com/{github_path(repository)}@{branch}"
     return f'''# Colab, or any Python without the course kit: install it. Where cnnkit is installed this does nothing.
 import importlib.util, os, sys
 if importlib.util.find_spec("cnnkit") is None:
