@@ -137,3 +137,39 @@ def test_import_data_does_not_import_torch():
         print("ok")
     """, block=False)
     assert out.strip() == "ok"
+
+
+def test_the_light_install_imports_what_the_numpy_notebooks_use():
+    """Without PyTorch (pip install "cnnkit[student]"), every module lectures 01-04 and a1-a3 import loads, the
+    explorers and the photo work, and the torch modules fail as a missing torch (shown as one line, cnnkit.optional)."""
+    out = _run("""
+        import importlib, json, sys
+
+        class NoTorch:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+                return None
+
+        sys.meta_path.insert(0, NoTorch())
+        numpy_side = ["cnnkit.arith", "cnnkit.checks", "cnnkit.data", "cnnkit.data.digits", "cnnkit.diagrams",
+                      "cnnkit.integrity", "cnnkit.nn", "cnnkit.ops.conv", "cnnkit.ops.pool", "cnnkit.ops.norm",
+                      "cnnkit.ops.batchnorm", "cnnkit.ops.activations", "cnnkit.ops.filters",
+                      "cnnkit.ops.gradcheck", "cnnkit.viz", "cnnkit.widgets", "cnnkit.config", "cnnkit.launch"]
+        for name in numpy_side:
+            importlib.import_module(name)
+        import cnnkit
+        from cnnkit.data.digits import read_digits
+        assert cnnkit.data.sample_image(gray=True, size=32).shape == (32, 32)
+        assert cnnkit.widgets.conv_explorer() is not None and cnnkit.widgets.pooling_explorer() is not None
+        assert read_digits() is not None
+        missing = {}
+        for name in ("cnnkit.models", "cnnkit.train", "cnnkit.summary"):
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as error:
+                missing[name] = cnnkit.optional.is_torch_missing(error)
+        print(json.dumps({"torch": "torch" in sys.modules, "missing": missing}))
+    """, block=False)
+    report = json.loads(out.splitlines()[-1])
+    assert report == {"torch": False, "missing": {"cnnkit.models": True, "cnnkit.train": True, "cnnkit.summary": True}}
