@@ -35,6 +35,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
 from . import report as rp
 from .class_report import ReportOptions, add_report_options, options_from, stored_summary, write_after_grading
+from .policy import similarity_threshold
 from .report import StudentReport
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only: the workers' modules load when grading starts
@@ -54,7 +55,7 @@ def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1
           cell_timeout: int | None = None, collect: str | os.PathLike | None = None, force: bool = False,
           students: list[str] | None = None, sandbox: bool = True,
           progress: Callable[[StudentReport], None] | None = None,
-          class_report: ReportOptions | None = None) -> list[StudentReport]:
+          class_report: ReportOptions | None = None, similarity: bool = True) -> list[StudentReport]:
     """Grade every submission of ``assignment`` in the nbgrader course at ``course_dir``.
 
     ``jobs`` students are graded at once, each in its own process; ``timeout`` is the wall-clock
@@ -68,17 +69,24 @@ def grade(assignment: str, course_dir: str | os.PathLike = ".", *, jobs: int = 1
     student's report as it is done. Writes ``grades.csv`` and ``grading_report_<assignment>.csv``
     / ``.txt`` in the course folder and returns the reports, one per student, sorted by id. Last, the
     class report (:mod:`cnnkit.grading.class_report`, with ``class_report``'s options) is written.
+    With ``similarity`` the graded functions are compared with the kit, the solutions and each other
+    (:mod:`cnnkit.grading.similarity`): ``similarity_<assignment>.html`` and a flag in the report's rows.
     """
     course = _check_args(assignment, course_dir, jobs, timeout, cell_timeout, collect, force, students)
     _require_sandbox(sandbox)
     run = _open_course(course, assignment, jobs=jobs, limit=DEFAULT_TIMEOUT if timeout is None else float(timeout),
                        cell_timeout=None if cell_timeout is None else int(cell_timeout), sandbox=sandbox,
                        progress=progress)
+    threshold = similarity_threshold(run.cfg) if similarity else None   # a wrong setting stops us before grading
     with _locked(run):
         chosen, submitted = _collect(run, collect, students)
         reports, todo = _resume(run, chosen, submitted, force)
         reports.update(_grade_in_workers(run, todo))
         ordered = _export(run, reports)
+        if threshold is not None:
+            from .similarity import after_grading
+
+            after_grading(run.course, assignment, ordered, run.coursedir, threshold)
         write_after_grading(assignment, run.course, class_report)
         return ordered
 
@@ -615,6 +623,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unsandboxed", action="store_true",
                         help="run student code WITHOUT the bubblewrap sandbox, with your rights (only for a "
                              "machine that has none; every report row then says so)")
+    parser.add_argument("--no-similarity", action="store_true",
+                        help="skip the similarity report (similarity_NAME.html and the report's similarity column)")
     parser.add_argument("--feedback-only", action="store_true",
                         help="only write the feedback again from the gradebook (after manual grading)")
     add_report_options(parser)
@@ -640,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
         reports = grade(args.assignment, args.course, jobs=args.jobs, timeout=args.timeout,
                         cell_timeout=args.cell_timeout, collect=args.collect, force=args.force,
                         students=args.students, sandbox=not args.unsandboxed, progress=show,
-                        class_report=options_from(args))
+                        class_report=options_from(args), similarity=not args.no_similarity)
     except (ValueError, TypeError, RuntimeError) as exc:
         print(f"cnnkit grade: {exc}", file=sys.stderr)
         return 2

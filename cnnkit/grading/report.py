@@ -49,6 +49,7 @@ class StudentReport:
     manual_score: float = 0.0     # points given by hand so far
     manual_max: float = 0.0
     manual_pending: float = 0.0   # points of the answers still to be graded by hand
+    similarity: str = ""          # "conv2d: 92% like student bob; ...": the similarity report's flag, points unchanged
 
     def scores_from(self, score) -> "StudentReport":
         """Take the points of a :class:`~cnnkit.grading.nbgrader_glue.SubmissionScore`."""
@@ -135,13 +136,16 @@ def read_csv(path: str | os.PathLike) -> list[StudentReport]:
     return [StudentReport(student=r["student"], score=float(r["score"]), max_score=float(r["max_score"]),
                           status=r["status"], detail=r["detail"], timestamp=r["timestamp"],
                           seconds=float(r["seconds"]), sandbox=r.get("sandbox", SANDBOXED),
+                          similarity=r.get("similarity") or "",
                           **{name: float(r.get(name) or 0.0) for name in numbers}) for r in rows]
 
 
 def format_table(reports: list[StudentReport]) -> str:
     """A plain-text table for the terminal: student, score / max, status, detail, and a status count."""
     header = ("student", "points", "status", "detail")
-    rows = [(r.student, r.points_text(), r.status, r.detail) for r in reports]
+    rows = [(r.student, r.points_text(), r.status,
+             "; ".join(filter(None, [r.detail, r.similarity and f"similar to other code: {r.similarity}"])))
+            for r in reports]
     widths = [max([len(header[i])] + [len(row[i]) for row in rows]) for i in range(3)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header[:3], widths)) + "  " + header[3]]
     lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 6)

@@ -13,14 +13,16 @@ order of independent statements do not change), :mod:`.compare` (winnowed finger
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .compare import DEFAULT_MIN_TOKENS, DEFAULT_THRESHOLD, Match, Result, Settings, compare
-from ..report import atomic_write_text
+from .. import report as rp
+from ..report import StudentReport, atomic_write_text
 from .normalize import Unit
 
-__all__ = ["check_class", "ClassCheck", "Settings", "Result", "Match", "Unit", "compare", "flag_text",
+__all__ = ["check_class", "after_grading", "ClassCheck", "Settings", "Result", "Match", "Unit", "compare", "flag_text",
            "DEFAULT_THRESHOLD", "DEFAULT_MIN_TOKENS"]
 
 
@@ -74,3 +76,26 @@ def check_class(course: str | os.PathLike, assignment: str, *, settings: Setting
     atomic_write_text(page, render(result, assignment))
     flags = {student: flag_text(matches) for student, matches in result.flags().items()}
     return ClassCheck(result, flags, page)
+
+
+def after_grading(course: Path, assignment: str, reports: list[StudentReport], coursedir, threshold: float
+                  ) -> ClassCheck | None:
+    """What ``grade()`` runs last: the flags go into the rows, the report files are written again, the page too.
+
+    ``coursedir`` is nbgrader's CourseDirectory (its folder names). The grades are already written
+    when this runs; should the comparison fail, that is said on stderr and the report stays as graded.
+    """
+    try:
+        check = check_class(course, assignment, settings=Settings(threshold=threshold),
+                            submitted_dir=coursedir.submitted_directory, source_dir=coursedir.source_directory,
+                            release_dir=coursedir.release_directory)
+    except Exception as exc:  # the grades stand whatever happens here
+        print(f"cnnkit grade: no similarity report ({type(exc).__name__}: {exc}); the grades are written",
+              file=sys.stderr)
+        return None
+    for report in reports:
+        report.similarity = check.flags.get(report.student, "")
+    rp.atomic_write_text(Path(course) / f"grading_report_{assignment}.csv", rp.reports_to_csv(reports))
+    rp.atomic_write_text(Path(course) / f"grading_report_{assignment}.txt", rp.format_table(reports))
+    print(f"similarity: {len(check.flags)} student(s) flagged at {threshold:.0%}; see {check.page}", file=sys.stderr)
+    return check

@@ -29,7 +29,7 @@ import numpy as np
 from .normalize import OPEN, Unit
 
 #: Share of a function's own tokens found in another unit above which the pair is reported.
-DEFAULT_THRESHOLD = 0.6
+DEFAULT_THRESHOLD = 0.5
 #: Functions with fewer own tokens (template excluded) are not compared.
 DEFAULT_MIN_TOKENS = 50
 #: k-gram length in tokens: a shared run shorter than this never counts.

@@ -11,7 +11,8 @@ What a copier changes without changing the code, and what this file does about i
   assignment fixes the signature). Names the code only reads from outside (``numpy``, ``range``, the
   graded functions) keep their meaning, with import aliases resolved (``np`` and ``numpy`` are both
   ``numpy``);
-* **string texts** -- every string (error messages, f-strings) is one token ``S``;
+* **string texts** -- every string with spaces or punctuation (error messages, f-strings) is one token
+  ``S``; a short word-like string (``"constant"``, an einsum spec ``"ijkl,kl->ij"``) is code and stays;
 * **order of independent statements** -- inside each block, statements that neither read nor write
   what another writes may be swapped; they are put in one canonical order (a topological order of
   their dependencies, smallest normalised text first), so ``kh, kw = ...`` before or after the
@@ -38,6 +39,7 @@ LOCAL = "v"
 STRING = "S"
 #: Tokens that open and close a block (the body of a ``for``, ``if``, ``def``, ...).
 OPEN, CLOSE = "{", "}"
+ARGS_BY_POSITION = True
 
 _SKIPPED = {tokenize.ENCODING, tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT,
             tokenize.COMMENT, tokenize.ENDMARKER}
@@ -45,6 +47,7 @@ _BARRIERS = (ast.Return, ast.Raise, ast.Expr, ast.Delete, ast.Global, ast.Nonloc
              ast.Try, ast.With, ast.AsyncWith, ast.Break, ast.Continue, ast.FunctionDef, ast.AsyncFunctionDef,
              ast.ClassDef, ast.While, ast.Pass) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
 _MAGIC = re.compile(r"^\s*[%!]")
+_CODE_LIKE = re.compile(r"^[\w,.\->]{1,24}$")
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def normalise(node: ast.AST, *, source: str, name: str, kind: str, aliases: dict
     tree = ast.parse(display)
     top = tree.body[0] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else tree
     locals_ = _bound_names(top)
-    arguments = _arguments(top) if top is not tree else {}
+    arguments = _arguments(top) if top is not tree and ARGS_BY_POSITION else {}
     lines = _LineIndex(display)
     tokens = _tokens(display)
     names = _name_tokens(tree, lines, locals_, arguments, aliases or {})
@@ -296,6 +299,8 @@ def _string_spans(tree: ast.AST, lines: _LineIndex) -> list[tuple[int, int]]:
     for node in ast.walk(tree):
         if id(node) in inner:
             continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _CODE_LIKE.match(node.value):
+            continue                                   # "ijkl,kl->ij", "constant": code, kept as written
         if isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))):
             spans.append((lines.offset(node.lineno, node.col_offset), lines.offset(node.end_lineno, node.end_col_offset)))
     return sorted(spans)
