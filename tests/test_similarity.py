@@ -1,0 +1,313 @@
+"""The similarity report of `cnnkit grade`: normalisation, fingerprints, the cases of tests/similarity_cases, the page."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnkit.grading import report as rp
+from cnnkit.grading.policy import similarity_threshold
+from cnnkit.grading.similarity import Settings, check_class, compare, flag_text
+from cnnkit.grading.similarity.compare import kgram_hashes
+from cnnkit.grading.similarity.normalize import LOCAL, STRING, units_from_code
+from cnnkit.grading.similarity.page import highlight, render
+from similarity_cases.load import ASSIGNMENT, class_of_cases, handed_in, load_cases, write_course
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+NP = {"np": "numpy"}
+
+
+def unit(code: str, name: str | None = None, source: str = "student s", kind: str = "student"):
+    units = units_from_code(textwrap.dedent(code), source=source, kind=kind, aliases=NP)
+    return units[0] if name is None else next(u for u in units if u.name == name)
+
+
+def same_fingerprints(a, b, k: int = 8) -> bool:
+    return np.array_equal(kgram_hashes(a, k), kgram_hashes(b, k))
+
+
+# ---------------------------------------------------------------- normalisation
+
+ORIGINAL = '''
+def correlate2d(image, kernel):
+    """Valid correlation."""
+    image = np.asarray(image, dtype=float)
+    kernel = np.asarray(kernel, dtype=float)
+    kh, kw = kernel.shape            # kernel size
+    out_h = image.shape[0] - kh + 1
+    out_w = image.shape[1] - kw + 1
+    out = np.zeros((out_h, out_w))
+    for m in range(out_h):
+        for n in range(out_w):
+            out[m, n] = np.sum(kernel * image[m:m + kh, n:n + kw])
+    return out
+'''
+
+DISGUISED = '''
+import numpy
+def correlate2d(image, kernel):
+    # my own work!
+    image = numpy.asarray(image, dtype=float)
+    kernel = numpy.asarray(kernel, dtype=float)
+    rows, cols = kernel.shape
+    width_out = image.shape[1] - cols + 1     # swapped with the next line: independent
+    height_out = (image.shape[0]
+                  - rows + 1)
+    result = numpy.zeros(
+        (height_out, width_out)
+    )
+    for a in range(height_out):
+        for b in range(width_out):
+            result[a, b] = numpy.sum(kernel * image[a:a + rows, b:b + cols])  # weighted sum
+    return result
+'''
+
+
+def test_renaming_comments_docstrings_formatting_and_independent_order_change_nothing():
+    a, b = unit(ORIGINAL), unit(DISGUISED)
+    assert a.tokens == b.tokens
+    assert a.variables == b.variables
+    assert same_fingerprints(a, b)
+    assert "#" not in a.display and "Valid correlation" not in a.display
+
+
+def test_dependent_statements_keep_their_order():
+    first = unit("def f(x):\n    a = x + 1\n    b = a * 2\n    return b\n")
+    swapped = unit("def f(x):\n    b = x * 2\n    a = b + 1\n    return a\n")
+    assert first.tokens != swapped.tokens
+
+
+def test_variables_are_one_token_but_which_is_which_still_counts():
+    """Renaming keeps the fingerprints; using another variable in the same place changes them."""
+    base = unit("def f(x):\n    i = x.shape[0]\n    j = x.shape[1]\n    return x[i, j] + x[j, i]\n")
+    renamed = unit("def f(x):\n    p = x.shape[0]\n    q = x.shape[1]\n    return x[p, q] + x[q, p]\n")
+    crossed = unit("def f(x):\n    i = x.shape[0]\n    j = x.shape[1]\n    return x[i, j] + x[i, j]\n")
+    assert base.tokens == crossed.tokens and LOCAL in base.tokens
+    assert same_fingerprints(base, renamed, k=6)
+    assert not same_fingerprints(base, crossed, k=6)
+
+
+def test_import_aliases_strings_and_argument_checks():
+    a = unit("from numpy import pad\ndef f(x):\n    if x.ndim != 2:\n        raise ValueError(f'bad {x}')\n"
+             "    y = pad(x, 1, mode='constant')\n    return y + len('a b')\n")
+    assert a.tokens[a.tokens.index("=") + 1:][:3] == ("numpy", ".", "pad")
+    assert "'constant'" in a.tokens and STRING in a.tokens           # code-like string kept, the message not
+    assert "raise" not in a.tokens and "ndim" not in a.tokens        # the argument check is left out
+    assert a.tokens[:4] == ("def", "f", "(", "a0")                  # arguments by position
+
+
+def test_spans_point_into_the_shown_text():
+    a = unit(DISGUISED)
+    for token, (start, end) in zip(a.tokens, a.spans):
+        if token not in (LOCAL, STRING, "{", "}", "numpy") and not token.startswith("a"):
+            assert a.display[start:end] == token
+
+
+def test_magics_and_broken_code():
+    assert units_from_code("%matplotlib inline\ndef f(x):\n    return x\n", source="s", kind="student")
+    assert units_from_code("def f(x:\n    return x\n", source="s", kind="student") == []
+    loose = units_from_code("import numpy as np\nx = np.ones(3)\nprint(x)\n", source="lectures/l.ipynb",
+                            kind="kit", loose_code=True, cell="cell 3")
+    assert [u.name for u in loose] == ["cell 3"]
+
+
+def test_fingerprints_are_the_same_in_every_process():
+    """Python's str hash changes per process; the grader's fingerprints must not."""
+    code = ("from cnnkit.grading.similarity.compare import kgram_hashes\n"
+            "print(list(kgram_hashes(('def', 'f', '(', 'a0', ')', ':', '{', 'v', '=', 'a0', '}'), 5)))")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(outputs) == 1
+
+
+# ---------------------------------------------------------------- comparison
+
+TEMPLATE = '''
+def correlate2d(image, kernel):
+    """Valid correlation."""
+    image = np.asarray(image, dtype=float)
+    kernel = np.asarray(kernel, dtype=float)
+    raise NotImplementedError()
+'''
+
+
+def test_compare_flags_a_disguised_copy_and_not_the_template_or_a_tiny_function():
+    template = units_from_code(TEMPLATE, source="release", kind="template", aliases=NP)
+    kit = unit(ORIGINAL.replace("correlate2d", "reference_corr"), source="cnnkit/ops/x.py", kind="kit")
+    students = [unit(DISGUISED, source="student bob"), unit(TEMPLATE, source="student tom"),
+                unit("def correlate2d(image, kernel):\n    return image[:1] * kernel[0, 0]\n", source="student ann")]
+    result = compare(students, [kit], template, Settings(threshold=0.5, min_tokens=20))
+    flags = result.flags()
+    assert list(flags) == ["bob"]
+    (match,) = flags["bob"]
+    assert match.score > 0.95 and match.other.label == "cnnkit/ops/x.py: reference_corr"
+    assert flag_text(flags["bob"]) == f"correlate2d: {match.score:.0%} like cnnkit/ops/x.py: reference_corr"
+    assert [(s.student, s.function) for s in result.skipped] == [("ann", "correlate2d")]   # tom: template only
+
+
+def test_students_are_compared_on_the_same_function_only():
+    a = unit(ORIGINAL, source="student a")
+    b = unit(ORIGINAL.replace("def correlate2d", "def conv2d"), source="student b")
+    c = unit(DISGUISED, source="student c")
+    result = compare([a, b, c], [], [], Settings(threshold=0.5, min_tokens=10))
+    pairs = {(m.student, m.other.source) for m in result.matches}
+    assert pairs == {("a", "student c"), ("c", "student a")}
+
+
+def test_settings_and_the_course_setting_reject_nonsense():
+    for bad in (0, 1.5, "0.5", True):
+        with pytest.raises(ValueError, match="threshold"):
+            Settings(threshold=bad)
+        with pytest.raises(ValueError, match="similarity_threshold"):
+            similarity_threshold({"CnnkitGrader": {"similarity_threshold": bad}})
+    assert similarity_threshold({}) == Settings().threshold
+    with pytest.raises(ValueError, match="min_tokens"):
+        Settings(min_tokens=0)
+
+
+def test_page_escapes_student_code_and_highlights_the_match():
+    hostile = DISGUISED.replace("# my own work!", "x = '</pre><script>alert(1)</script>'") \
+        .replace("def correlate2d", "def correlate2d")
+    students = [unit(hostile, source="student <b>eve</b>"), unit(ORIGINAL, source="student a")]
+    result = compare(students, [], [], Settings(threshold=0.5, min_tokens=10))
+    page = render(result, ASSIGNMENT)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;b&gt;eve&lt;/b&gt;" in page
+    assert page.count("<mark>") >= 2 and "<script" not in page.lower()
+    marked = highlight(result.matches[0].unit, result.matches[0].marked)
+    assert marked.startswith("def correlate2d") and "<mark>" in marked
+
+
+def test_report_column_round_trips_and_shows_in_the_table(tmp_path):
+    row = rp.StudentReport("bob", 20.0, 30.0, rp.GRADED, similarity="conv2d: 92% like student ann")
+    path = tmp_path / "r.csv"
+    path.write_text(rp.reports_to_csv([row]))
+    assert rp.read_csv(path)[0].similarity == "conv2d: 92% like student ann"
+    assert "similar to other code: conv2d: 92% like student ann" in rp.format_table([row])
+
+
+# ---------------------------------------------------------------- the cases: honest, copied from the kit, shared
+
+#: Honest hand-ins the default settings do flag (documented in the README): each has the instructor's
+#: scaffolding (shape unpacking, output size, np.zeros, a double loop) around a different core.
+KNOWN_FALSE_POSITIVES = {("honest_3", "correlate2d"), ("honest_4", "correlate2d"), ("honest_4", "conv2d")}
+
+
+def _reference_outputs():
+    from cnnkit import arith, ops
+    from cnnkit.ops import filters
+
+    rng = np.random.default_rng(0)
+    img, ker = rng.normal(size=(7, 9)), rng.normal(size=(3, 2))
+    x, w, b = rng.normal(size=(2, 3, 7, 6)), rng.normal(size=(4, 3, 3, 2)), rng.normal(size=4)
+    return filters, {
+        "correlate2d": (lambda f: f(img, ker), ops.correlate2d(img, ker)),
+        "convolve2d": (lambda f: f(img, ker), ops.convolve2d(img, ker)),
+        "conv2d": (lambda f: f(x, w, b, stride=2, padding=1), ops.conv2d(x, w, b, stride=2, padding=1)),
+        "conv_output_size": (lambda f: [f(32, 5), f(227, 11, stride=4), f(7, 3, 2, 1)],
+                             [arith.conv_output_size(32, 5), 55, arith.conv_output_size(7, 3, 2, 1)]),
+        "conv_param_count": (lambda f: [f(3, 64, (3, 3)), f(1, 100, 10, bias=False)], [1792, 10_000]),
+        "edge_strength": (lambda f: f(img), np.hypot(ops.correlate2d(img, filters.sobel_x()),
+                                                      ops.correlate2d(img, filters.sobel_y()))),
+    }
+
+
+def test_every_case_is_a_correct_solution():
+    """The cases are real hand-ins: each one computes what the assignment asks."""
+    from cnnkit import ops
+
+    filters, expected = _reference_outputs()
+    cases = load_cases()
+    assert {c.function for c in cases if c.kind == "honest"} == set(expected)
+    assert all(sum(c.kind == "honest" and c.function == name for c in cases) >= 5 for name in expected)
+    for case in cases:
+        namespace = {"np": np, "filters": filters, "correlate2d": ops.correlate2d}
+        exec(compile(case.source, f"{case.kind}/{case.name}", "exec"), namespace)
+        call, want = expected[case.function]
+        np.testing.assert_allclose(call(namespace[case.function]), want, atol=1e-9, err_msg=case.name)
+
+
+@pytest.fixture(scope="module")
+def cases_checked(tmp_path_factory):
+    course = write_course(tmp_path_factory.mktemp("cases"), REPO, class_of_cases(load_cases()))
+    return check_class(course, ASSIGNMENT, package_dir=REPO / "cnnkit", lecture_dirs=[REPO / "lectures"])
+
+
+@pytest.mark.slow   # reads and normalises the whole kit: about 15 s on 2 cores
+def test_the_cases_every_copy_flagged_no_honest_pair_among_honest_students(cases_checked):
+    flagged = {(m.student, m.function): m for matches in cases_checked.result.flags().values() for m in matches}
+    copies = {(s, f) for s, functions in class_of_cases(load_cases()).items() if not s.startswith("honest")
+              for f in functions}
+    compared = copies - {(s.student, s.function) for s in cases_checked.result.skipped}
+    missed = compared - set(flagged)
+    assert not missed, f"copies not flagged: {sorted(missed)}"
+    for student, function in copies & set(flagged):
+        match = flagged[(student, function)]
+        if student.startswith("shared_"):
+            assert match.other.source.startswith("student shared_"), (student, function, match.other.label)
+    false_positives = {key for key in flagged if key[0].startswith("honest")}
+    assert false_positives <= KNOWN_FALSE_POSITIVES, sorted(false_positives - KNOWN_FALSE_POSITIVES)
+    for key in false_positives:   # never flagged for another honest student or for the package's code
+        for m in cases_checked.result.matches:
+            if (m.student, m.function) == key:
+                assert not m.other.source.startswith("student honest") and not m.other.source.startswith("cnnkit/")
+    page = cases_checked.page.read_text()
+    assert "kitcopy_conv2d_ops_conv2d_naive" in page and "cnnkit/ops/conv.py" in page
+
+
+# ---------------------------------------------------------------- end to end: the real command
+
+def _env() -> dict:
+    return {**os.environ, "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", ""),
+            "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+@pytest.mark.slow
+def test_grade_writes_the_flag_and_the_page(tmp_path):
+    """`cnnkit grade` on three a1 hand-ins: two students share conv2d and correlate2d, one is on their own."""
+    root = tmp_path / "course"
+    (root / "solutions").mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(REPO / "solutions" / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
+    done = subprocess.run([str(BIN / "nbgrader"), "generate_assignment", ASSIGNMENT, "--force"], cwd=root,
+                          env=_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    release = json.loads((root / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+    cases = {(c.kind, c.function, c.name): c.source for c in load_cases()}
+    hand_ins = {
+        "ann": {f: cases[("shared", f, "ann")] for f in ("correlate2d", "conv2d")},
+        "ben": {f: cases[("shared", f, "ben")] for f in ("correlate2d", "conv2d")},
+        "cid": {"correlate2d": cases[("honest", "correlate2d", "stacked_columns_matmul")],
+                "conv2d": cases[("honest", "conv2d", "windows_einsum")]},
+    }
+    for student, functions in hand_ins.items():
+        folder = root / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
+        (folder / f"{ASSIGNMENT}.ipynb").write_text(json.dumps(handed_in(release, functions)))
+    graded = subprocess.run([sys.executable, "-m", "cnnkit", "grade", ASSIGNMENT, "--course", str(root),
+                             "--jobs", "2", "--cell-timeout", "300"], cwd=root, env=_env(), capture_output=True,
+                            text=True, timeout=1500)
+    assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
+    rows = {r["student"]: r for r in csv.DictReader((root / f"grading_report_{ASSIGNMENT}.csv").open())}
+    assert "correlate2d: " in rows["ann"]["similarity"] and "like student ben" in rows["ann"]["similarity"]
+    assert "conv2d: " in rows["ben"]["similarity"] and "like student ann" in rows["ben"]["similarity"]
+    assert rows["cid"]["similarity"] == ""
+    assert float(rows["ann"]["score"]) > 0                      # points are the grader's, not the report's
+    page = (root / f"similarity_{ASSIGNMENT}.html").read_text()
+    assert "ann" in page and "ben" in page and "<mark>" in page and "<script" not in page.lower()
+    assert "similar to other code" in (root / f"grading_report_{ASSIGNMENT}.txt").read_text()
+
+    again = subprocess.run([sys.executable, "-m", "cnnkit", "grade", ASSIGNMENT, "--course", str(root),
+                            "--no-similarity"], cwd=root, env=_env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    rows = {r["student"]: r for r in csv.DictReader((root / f"grading_report_{ASSIGNMENT}.csv").open())}
+    assert all(r["similarity"] == "" for r in rows.values())
