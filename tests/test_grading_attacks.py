@@ -83,9 +83,13 @@ TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
 #: Autograded points of a1 (the other 4 of its 30 are graded by hand).
 AUTO_POINTS = 26.0
 #: What the controls must score, autograded points only.
-CONTROL_SCORES = {"honest": 26.0, "untouched": 0.0, "wrong": 11.0, "conv2d_none": 16.0}
+CONTROL_SCORES = {"honest": 26.0, "untouched": 0.0, "wrong": 11.0, "conv2d_none": 16.0,
+                  "setup_moved_honest": 26.0, "setup_deleted_honest": 26.0}
 #: Words the report may use for a submission stopped by a limit of the sandbox.
 LIMIT_WORDS = ("resource limit", "kernel died", "timeout", "error")
+#: The course's bounds in this run: the round-2 attacks are measured against them.
+COURSE_BOUNDS = ("c.CnnkitGrader.memory_mb = 2048\nc.CnnkitGrader.scratch_mb = 64\n"
+                 "c.CnnkitGrader.answer_mb = 64")
 #: Seconds the fixture waits after the grader returns before it looks for processes left behind.
 SETTLE_SECONDS = 3.0
 
@@ -204,6 +208,227 @@ def conv2d_none(kit: Kit):
         "def conv2d(x, w, b=None, stride=1, padding=0):\n"
         "    \"\"\"Not done yet.\"\"\"\n"
         "    return None\n")
+    return nb
+
+
+# ----------------------------------------------------------------------------------------- round 2 (issue 22)
+#: Every graded function of a1 returning zeros of the right shape (or 0): what "no work" earns.
+ZERO_FUNCTIONS = {
+    "correlate2d": """
+        import numpy as np
+        def correlate2d(image, kernel):
+            image, kernel = np.asarray(image), np.asarray(kernel)
+            if (image.ndim != 2 or kernel.ndim != 2 or kernel.shape[0] > image.shape[0]
+                    or kernel.shape[1] > image.shape[1]):
+                raise ValueError("bad shapes")
+            __ZAP__
+            return np.zeros((image.shape[0] - kernel.shape[0] + 1, image.shape[1] - kernel.shape[1] + 1))
+        """,
+    "convolve2d": """
+        def convolve2d(image, kernel):
+            return correlate2d(image, kernel)
+        """,
+    "conv2d": """
+        def conv2d(x, w, b=None, stride=1, padding=0):
+            x, w = np.asarray(x), np.asarray(w)
+            if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1]:
+                raise ValueError("bad shapes")
+            h = (x.shape[2] + 2 * padding - w.shape[2]) // stride + 1
+            v = (x.shape[3] + 2 * padding - w.shape[3]) // stride + 1
+            if h < 1 or v < 1:
+                raise ValueError("kernel larger than the input")
+            __ZAP4__
+            return np.zeros((x.shape[0], w.shape[0], h, v))
+        """,
+    "sizes": """
+        def conv_output_size(n, kernel_size, stride=1, padding=0):
+            return 0
+        def conv_param_count(in_channels, out_channels, kernel_size, bias=True):
+            return 0
+        """,
+    "edge_strength": """
+        def edge_strength(image):
+            image = np.asarray(image)
+            __ZAP1__
+            return np.zeros((image.shape[0] - 2, image.shape[1] - 2))
+        """,
+}
+
+
+def _zeros_notebook(kit: Kit, zap: bool = False):
+    nb = solved(kit.source, kit.release)
+    for name, template in ZERO_FUNCTIONS.items():
+        text = textwrap.dedent(template)
+        text = text.replace("__ZAP__", "image[...] = 0; kernel[...] = 0" if zap else "pass")
+        text = text.replace("__ZAP4__", "x[...] = 0; w[...] = 0" if zap else "pass")
+        text = text.replace("__ZAP1__", "image[...] = 0" if zap else "pass")
+        cell_by_id(nb, name).source = text.strip() + "\n"
+    return nb
+
+
+def zeros(kit: Kit):
+    """Control: every function returns zeros of the right shape (the size formulas return 0)."""
+    return _zeros_notebook(kit)
+
+
+def _move_setup(nb, delete: bool = False):
+    index = next(i for i, c in enumerate(nb.cells) if nbg(c).get("grade_id") == "setup")
+    cell = nb.cells.pop(index)
+    if not delete:
+        nb.cells.append(cell)
+    return nb
+
+
+def setup_moved_honest(kit: Kit):
+    """Control: the model solution with the read-only set-up cell moved, untouched, to the end: full marks."""
+    return _move_setup(honest(kit))
+
+
+def setup_deleted_honest(kit: Kit):
+    """Control: the model solution with the set-up cell deleted: full marks, and the row says it was restored."""
+    return _move_setup(honest(kit), delete=True)
+
+
+def attack_setup_moved(kit: Kit):
+    """Functions that return zeros, the set-up cell moved to the end (round 2: this earned 26)."""
+    return _move_setup(zeros(kit))
+
+
+def attack_setup_deleted(kit: Kit):
+    """Functions that return zeros, the set-up cell deleted."""
+    return _move_setup(zeros(kit), delete=True)
+
+
+def attack_np_proxy(kit: Kit):
+    """Functions that return zeros; ``np``, ``cnnkit`` and ``check`` rebound after set-up to proxies whose
+    assertions do nothing (round 2: the grader re-fetched np from the kernel in every test: 26)."""
+    nb = zeros(kit)
+    insert_code_after(nb, "setup", code('''
+        import numpy as _real_np
+        class _NoTesting:
+            def __getattr__(self, name):
+                return lambda *args, **kwargs: None
+        class _NumpyProxy:
+            testing = _NoTesting()
+            def __getattr__(self, name):
+                return getattr(_real_np, name)
+        np = _NumpyProxy()
+        cnnkit = _NumpyProxy()
+        check = lambda *a, **k: type("R", (), {"passed": True, "assert_passed": lambda self: None})()
+        '''))
+    return nb
+
+
+def attack_zero_args(kit: Kit):
+    """Functions that zero their array arguments in place, then return zeros: a reference computed
+    afterwards on the same arrays sees zeros too if arguments are written back (round 2: 26)."""
+    return _zeros_notebook(kit, zap=True)
+
+
+FORGER = r'''
+import json, os
+import numpy as np
+import cnnkit.grading.agent as _agent
+
+_forgeries = [
+    {"value": {"$module": "os", "$ref": 1}},
+    {"value": {"$ref": 7, "type": ["builtins", "function"], "callable": True,
+               "defined": ["cnnkit.grading.pipeline", "grade"]}},
+    {"value": {"$module": "cnnkit.grading.pipeline"}},
+    {"value": {"$ref": 8, "defined": ["os", "environ"]}},
+    {"value": {"$ref": 9, "defined": ["linecache", "cache"]}},
+    {"self": True},
+    {"value": {"$array": 0}},
+    {"raise": {"type": "SystemExit", "module": "builtins", "message": "bye"}},
+]
+
+class _Boom:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/__MARK__-pwned",))
+
+def _serve(request_path, prefix):
+    _serve.n = getattr(_serve, "n", 0) + 1
+    with open(prefix + "-0.npy", "wb") as fh:
+        np.save(fh, np.array([_Boom()], dtype=object), allow_pickle=True)
+    with open(prefix + ".json", "w") as fh:
+        json.dump(_forgeries[_serve.n % len(_forgeries)], fh)
+
+_agent.serve = _serve
+
+def _named(module, qualname):
+    def f(*a, **k):
+        return 0
+    f.__module__, f.__qualname__, f.__name__ = module, qualname, qualname.rpartition(".")[2]
+    return f
+'''
+
+
+def attack_forged_handles(kit: Kit):
+    """The grading agent replaced: every answer names grader objects (os, the pipeline's grade, os.environ,
+    linecache) by module and qualname, or carries a pickle that runs a command (round 2: code execution
+    in the grading worker with the instructor's rights)."""
+    nb = zeros(kit)
+    insert_code_after(nb, "setup", FORGER.replace("__MARK__", kit.marks["forger"]))
+    cell_by_id(nb, "correlate2d").source = (
+        "def correlate2d(image, kernel):\n"
+        "    return _named('cnnkit.grading.pipeline', 'grade')\n")
+    return nb
+
+
+def attack_big_answer(kit: Kit):
+    """One answer of 192 MiB declared complex128, every time correlate2d is called (the course allows 64 MiB)."""
+    nb = zeros(kit)
+    cell_by_id(nb, "correlate2d").source = (
+        "import numpy as np\n"
+        "def correlate2d(image, kernel):\n"
+        "    return np.zeros(192 * 2**20 // 16, dtype=np.complex128)\n")
+    return nb
+
+
+def attack_shm_fill(kit: Kit):
+    """Writes to /dev/shm until it is full, and says how much it managed (the course bounds it at 64 MiB)."""
+    nb = zeros(kit)
+    insert_code_after(nb, "setup", code('''
+        _written = 0
+        try:
+            with open("/dev/shm/fill", "wb") as _fh:
+                for _ in range(2048):
+                    _fh.write(b"x" * (1 << 20)); _fh.flush(); _written += 1 << 20
+        except OSError:
+            pass
+        print("SHM-WROTE", _written)
+        '''))
+    return nb
+
+
+def attack_channel_fill(kit: Kit):
+    """Writes a 100 MiB file next to its kernel's sockets (its channel folder) and says where."""
+    nb = zeros(kit)
+    insert_code_after(nb, "setup", code('''
+        import os, ipykernel.connect
+        _channel = os.path.dirname(ipykernel.connect.get_connection_file())
+        _path = os.path.join(_channel, "litter.bin")
+        try:
+            with open(_path, "wb") as _fh:
+                for _ in range(100):
+                    _fh.write(b"x" * (1 << 20))
+        except OSError as _exc:
+            print("could not write:", _exc)
+        print("CHANNEL-LITTER", _path)
+        '''))
+    return nb
+
+
+def attack_three_procs(kit: Kit):
+    """Three processes that each hold 900 MiB at once (the course bounds a sandbox at 2 GiB in all)."""
+    nb = zeros(kit)
+    insert_code_after(nb, "setup", code('''
+        import subprocess, sys
+        _hog = "import numpy, time; a = numpy.ones(900 * 2**20 // 8); time.sleep(8); print('held')"
+        _procs = [subprocess.Popen([sys.executable, "-c", _hog], stdout=subprocess.PIPE) for _ in range(3)]
+        _held = sum(b"held" in p.communicate()[0] for p in _procs)
+        print("HELD", _held)
+        '''))
     return nb
 
 
@@ -1145,7 +1370,9 @@ def attack_leak_hidden(kit: Kit):
     return nb
 
 
-CONTROLS: dict[str, Callable] = {"honest": honest, "untouched": untouched, "wrong": wrong, "conv2d_none": conv2d_none}
+CONTROLS: dict[str, Callable] = {"honest": honest, "untouched": untouched, "wrong": wrong, "conv2d_none": conv2d_none,
+                                 "zeros": zeros, "setup_moved_honest": setup_moved_honest,
+                                 "setup_deleted_honest": setup_deleted_honest}
 ATTACKS: dict[str, Callable] = {
     "patch_testing": attack_patch_testing,
     "null_forbid": attack_null_forbid,
@@ -1167,6 +1394,16 @@ ATTACKS: dict[str, Callable] = {
     "lurker": attack_lurker,
     "poison_site": attack_poison_site,
     "leak_hidden": attack_leak_hidden,
+    # round 2 (issue 22)
+    "setup_moved": attack_setup_moved,
+    "setup_deleted": attack_setup_deleted,
+    "np_proxy": attack_np_proxy,
+    "zero_args": attack_zero_args,
+    "forged_handles": attack_forged_handles,
+    "big_answer": attack_big_answer,
+    "shm_fill": attack_shm_fill,
+    "channel_fill": attack_channel_fill,
+    "three_procs": attack_three_procs,
 }
 
 
@@ -1381,6 +1618,8 @@ def run(tmp_path_factory) -> Run:
 
     # the course, released as an instructor does it
     shutil.copy(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    with open(course / "nbgrader_config.py", "a") as fh:  # tighter bounds, so the bombs end quickly
+        fh.write(f"\n{COURSE_BOUNDS}\n")
     shutil.copytree(REPO / "solutions", course / "solutions")
     done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
                           cwd=course, env=dict(env, HOME=str(home)), capture_output=True, text=True, timeout=300)
@@ -1398,7 +1637,7 @@ def run(tmp_path_factory) -> Run:
     }
     run_id = secrets.token_hex(4)
     marks = {"hijack": secrets.token_hex(8), "lurker": f"lurk{run_id}",
-             "site_file": f"zz_cnnkit_attack_{run_id}.pth"}
+             "site_file": f"zz_cnnkit_attack_{run_id}.pth", "forger": f"cnnkit-forger-{run_id}"}
     (course / "instructor_secret.txt").write_text(tokens["course_secret"] + "\n")
     (home / "instructor_secret.txt").write_text(tokens["home_secret"] + "\n")
     (data / "canary.txt").write_text(tokens["data"] + "\n")
@@ -1689,3 +1928,70 @@ def test_leak_hidden_shows_no_hidden_test(run):
     shown = {line: hits for line, hits in shown.items() if hits}
     assert not shown, f"hidden tests in the feedback: {list(shown)[:5]}"
     assert run.score("leak_hidden") == 0.0
+
+
+# ----------------------------------------------------------------------------------------- round 2 (issue 22)
+def _outputs_text(run, student: str) -> str:
+    path = run.course / "autograded" / student / ASSIGNMENT / NOTEBOOK
+    return readable_text(path) if path.exists() else ""
+
+
+def test_zeros_earns_no_more_than_plain_wrong_code(run):
+    """The yardstick for the round-2 attacks: functions that do no work."""
+    assert run.score("zeros") <= run.score("wrong")
+
+
+def test_a_moved_or_deleted_setup_cell_is_restored_and_says_so(run):
+    for student in ("setup_moved_honest", "setup_deleted_honest"):
+        row = run.row(student)
+        assert "restored" in row["detail"] and "setup" in row["detail"], row
+
+
+@pytest.mark.parametrize("attacker", ["setup_moved", "setup_deleted", "np_proxy", "zero_args"])
+def test_round2_tricks_earn_no_more_than_doing_nothing(run, attacker):
+    assert run.score(attacker) <= run.score("zeros"), run.row(attacker)
+
+
+def test_forged_handles_run_nothing_and_earn_nothing(run):
+    assert run.score("forged_handles") <= run.score("zeros"), run.row("forged_handles")
+    assert not Path(f"/tmp/{run.marks['forger']}-pwned").exists(), "a pickle from the kernel ran on the host"
+    for secret in (run.tokens["env"], run.tokens["course_secret"], run.tokens["home_secret"]):
+        assert not run.where(secret, "forged_handles")
+    for line in run.hidden_lines:
+        assert not run.where(line, "forged_handles", kinds=("feedback",)), line
+    assert run.score("honest") == 26.0
+
+
+def test_a_big_answer_is_refused_by_the_budget_and_hurts_nobody(run):
+    assert run.score("big_answer") <= run.score("zeros")
+    assert "budget" in _outputs_text(run, "big_answer")
+    assert run.score("honest") == 26.0
+
+
+def test_dev_shm_is_bounded(run):
+    text = _outputs_text(run, "shm_fill")
+    found = re.search(r"SHM-WROTE (\d+)", text)
+    assert found, text[-2000:]
+    assert int(found.group(1)) <= 64 << 20
+
+
+def test_channel_litter_is_gone_after_grading(run):
+    text = _outputs_text(run, "channel_fill")
+    found = re.search(r"CHANNEL-LITTER (\S+)", text)
+    assert found, text[-2000:]
+    assert not Path(found.group(1)).exists()
+    assert not Path(found.group(1)).parent.exists()
+
+
+def test_memory_is_bounded_for_the_whole_sandbox(run):
+    """Three processes of 900 MiB cannot all hold their memory in a 2 GiB sandbox (where a cgroup can be made)."""
+    from cnnkit.grading.policy import Limits
+    from cnnkit.grading.sandbox import make_cgroups, remove_cgroups
+
+    groups = make_cgroups(Limits())
+    remove_cgroups(groups)
+    if not any("memory" in str(g) or (g / "memory.max").exists() for g in groups):
+        pytest.skip("no memory cgroup can be made here: only per-process bounds hold (the README says so)")
+    text = _outputs_text(run, "three_procs")
+    found = re.search(r"HELD (\d)", text)
+    assert (found and int(found.group(1)) < 3) or run.limited("three_procs"), text[-2000:]

@@ -1,8 +1,8 @@
 """The grading sandbox and the trusted verdicts, piece by piece (the whole attack suite is test_grading_attacks).
 
 * the value channel between the student's kernel and the grader: what comes back is data
-  (rebuilt without unpickling) or an inert handle that cannot claim to equal anything;
-* a kernel started by :class:`SandboxKernelManager`: what it can see, reach and use;
+  (rebuilt without unpickling), never an object (the hostile cases are in test_grading_boundary);
+* a kernel started through the sandbox's kernel provisioner: what it can see, reach and use;
 * the command line: it refuses to run student code where there is no sandbox unless told
   ``--unsandboxed``, and then every report row says so; bad sandbox settings are one-line errors.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnkit.grading import agent, remote, sandbox
+from cnnkit.grading import sandbox, wire
 from cnnkit.grading import report as rp
 from cnnkit.grading.policy import sandbox_policy
 
@@ -28,102 +28,49 @@ needs_bwrap = pytest.mark.skipif(not sandbox.available(), reason=f"no usable san
 
 
 # ------------------------------------------------------------------------------ the value channel
-class _FakeSession:
-    """Stands in for a kernel session: decoding needs one only to make handles."""
-
-
 def _round_trip(value, tmp_path: Path):
-    """Encode as the student's kernel does, write the files, decode as the grader does."""
-    encoder = agent._Encoder()
-    data = encoder.encode(value)
-    prefix = tmp_path / "ans"
-    for index, array in enumerate(encoder.arrays):
-        np.save(f"{prefix}-{index}.npy", array, allow_pickle=False)
-    data = json.loads(json.dumps(data))
-    return remote._Decoder(_FakeSession(), prefix, [remote.MAX_ANSWER_BYTES]).decode(data)
+    """What the grader's runner gets back when a student's function returns ``value``."""
+    encoder = wire.Encoder()
+    prefix = tmp_path / "ans-1"
+    wire.write_answer(str(prefix), {"value": encoder.encode(value)}, encoder.arrays)
+    data = wire.read_answer(prefix)
+    return wire.Decoder(prefix, wire.Budget(1 << 30)).decode(data["value"])
 
 
 def test_data_comes_back_by_value(tmp_path):
-    value = {"w": np.arange(6.0).reshape(2, 3), "n": 3, "x": 0.1, "big": 2**70, "name": "conv",
-             ("plain", 8): [1.5, float("nan")], "shape": (2, 3), "flag": np.bool_(True), "z": 1 + 2j,
-             "i32": np.int32(7), "nested": [{"a": (None, True)}]}
+    value = {"a": np.arange(6.0).reshape(2, 3), "b": [1, 2.5, "x", None, True], "c": (np.int64(3), 2**80),
+             "d": np.array([1 + 2j]), "e": np.zeros((0, 3), dtype=np.float32)}
     back = _round_trip(value, tmp_path)
     assert set(back) == set(value)
-    np.testing.assert_array_equal(back["w"], value["w"])
-    assert back["w"].dtype == np.float64 and back["big"] == 2**70 and back["x"] == 0.1
-    assert back[("plain", 8)][0] == 1.5 and np.isnan(back[("plain", 8)][1])
-    assert back["shape"] == (2, 3) and back["z"] == 1 + 2j and back["nested"] == [{"a": (None, True)}]
-    assert back["i32"] == 7 and back["i32"].dtype == np.int32 and bool(back["flag"]) is True
+    np.testing.assert_array_equal(back["a"], value["a"])
+    assert back["b"] == value["b"] and back["c"][1] == 2**80 and back["c"][0] == 3
+    assert back["e"].shape == (0, 3) and back["e"].dtype == np.float32
 
 
 def test_tensors_come_back_as_tensors(tmp_path):
     import torch
 
-    t = torch.arange(6.0).reshape(2, 3).requires_grad_(True)
-    back = _round_trip({"t": t, "bf": torch.ones(2, dtype=torch.bfloat16), "p": torch.nn.Parameter(torch.zeros(3))},
-                       tmp_path)
-    assert torch.equal(back["t"], t.detach()) and back["t"].requires_grad
-    assert back["bf"].dtype == torch.bfloat16 and isinstance(back["p"], torch.nn.Parameter)
+    t = torch.arange(6, dtype=torch.float32).reshape(2, 3).requires_grad_()
+    back = _round_trip({"t": t, "b": t.detach().to(torch.bfloat16)}, tmp_path)
+    assert isinstance(back["t"], torch.Tensor) and back["t"].requires_grad and back["t"].dtype == torch.float32
+    assert back["b"].dtype == torch.bfloat16
+    torch.testing.assert_close(back["t"].detach(), t.detach())
 
 
-def test_objects_come_back_as_inert_handles(tmp_path):
-    class Liar:
-        def __eq__(self, other):
-            return True
-
-        def __bool__(self):
-            return True
-
-    back = _round_trip({"liar": Liar(), "f": lambda x: x}, tmp_path)
-    liar = back["liar"]
-    assert isinstance(liar, remote.Remote)
-    assert liar != 5 and not (liar == np.zeros(3)) and liar == liar
-    with pytest.raises(TypeError, match="no truth value"):
-        assert liar
-    with pytest.raises(TypeError):
-        liar.anything = 1
+def test_objects_are_not_data(tmp_path):
+    """A function, a module, a generator of objects: the kernel can only say 'not data'."""
+    for value in (len, np, object(), [lambda: 1], {"k": np.array([object()])}):
+        with pytest.raises(wire.NotData):
+            wire.Encoder().encode(value)
 
 
-def test_the_kits_own_functions_are_taken_from_the_grader(tmp_path):
-    """A student name bound to a reference op is the grader's copy, so the grader's integrity check sees it."""
-    import cnnkit.ops
-
-    back = _round_trip({"conv2d": cnnkit.ops.conv2d, "np": np, "os": os}, tmp_path)
-    assert back["conv2d"] is cnnkit.ops.conv2d and back["np"] is np
-    assert isinstance(back["os"], remote.Remote)  # not a trusted module: a handle, never imported here
-
-
-def test_answers_that_are_not_plain_files_are_refused(tmp_path):
-    (tmp_path / "ans-0.npy").symlink_to("/etc/passwd")
-    decoder = remote._Decoder(_FakeSession(), tmp_path / "ans", [remote.MAX_ANSWER_BYTES])
-    with pytest.raises(OSError):
-        decoder.decode({"$array": 0})
-    np.save(tmp_path / "big-0.npy", np.zeros(1000))
-    with pytest.raises(ValueError, match="larger than"):
-        remote._Decoder(_FakeSession(), tmp_path / "big", [100]).decode({"$array": 0})
-    np.save(tmp_path / "obj-0.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(ValueError):
-        remote._Decoder(_FakeSession(), tmp_path / "obj", [remote.MAX_ANSWER_BYTES]).decode({"$array": 0})
-
-
-def test_arguments_changed_in_place_are_copied_back():
-    params = {"w": np.zeros((2, 2)), "b": np.zeros(2)}
-    w = params["w"]
-    remote._copy_back(params, {"w": np.ones((2, 2)), "b": np.full(2, 3.0), "new": 1})
-    assert w is params["w"] and np.all(w == 1) and np.all(params["b"] == 3) and params["new"] == 1
-    losses = []
-    remote._copy_back(losses, [1.0, 2.0])
-    assert losses == [1.0, 2.0]
-
-
-def test_student_exceptions_keep_their_builtin_type_only():
-    assert isinstance(remote._exception({"type": "ValueError", "module": "builtins", "message": "m"}), ValueError)
-    forged = remote._exception({"type": "ValueError", "module": "__main__", "message": "m"})
-    assert isinstance(forged, remote.RemoteError) and not isinstance(forged, ValueError)
+def test_exceptions_keep_their_builtin_type_only():
+    assert isinstance(wire.exception_from({"type": "ValueError", "message": "m"}), ValueError)
+    forged = wire.exception_from({"type": "os.system", "message": "m"})
+    assert isinstance(forged, wire.RemoteError) and not isinstance(forged, (ValueError, TypeError))
     from cnnkit.integrity import IntegrityError
 
-    assert isinstance(remote._exception({"type": "IntegrityError", "module": "cnnkit.integrity", "message": ""}),
-                      IntegrityError)
+    assert isinstance(wire.exception_from({"type": "IntegrityError", "message": ""}), IntegrityError)
 
 
 # ------------------------------------------------------------------------------ the sandbox itself
@@ -168,6 +115,14 @@ try:
     bytearray(6 * 2**30); seen["6 GiB"] = "allocated"
 except MemoryError:
     seen["6 GiB"] = "MemoryError"
+written = 0
+try:
+    with open("/dev/shm/fill", "wb") as fh:
+        for _ in range(64):
+            fh.write(b"x" * 2**20); fh.flush(); written += 2**20
+except OSError:
+    pass
+seen["shm"] = written
 print("PROBE" + json.dumps(seen))
 '''
 
@@ -178,7 +133,11 @@ def test_a_sandboxed_kernel_sees_only_its_own_folder(tmp_path, monkeypatch):
     import socket
 
     monkeypatch.setenv("CNNKIT_TEST_CANARY", "instructor secret")
-    from cnnkit.grading.sandbox import Limits, SandboxKernelManager, SandboxSpec
+    from jupyter_client.manager import AsyncKernelManager
+
+    from cnnkit.grading.policy import Limits
+    from cnnkit.grading.provisioner import sandboxed_kernel_spec_manager
+    from cnnkit.grading.sandbox import SandboxSpec
 
     import tempfile
 
@@ -196,8 +155,14 @@ def test_a_sandboxed_kernel_sees_only_its_own_folder(tmp_path, monkeypatch):
 
     async def run() -> str:
         spec = SandboxSpec(submission=work, channel_dir=channel, private_dir=tmp_path / "private",
-                           hidden_modules=("torch",), limits=Limits(memory_bytes=2 << 30))
-        km = SandboxKernelManager(spec=spec, kernel_name="python3")
+                           hidden_modules=("torch",), limits=Limits(memory_bytes=2 << 30, scratch_bytes=32 << 20))
+        spec.private_dir.mkdir(parents=True)
+        (spec.private_dir / "spec.json").write_text(spec.to_json())
+        channel.mkdir(parents=True, exist_ok=True)
+        km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(channel / "kernel"),
+                                connection_file=str(channel / "kernel.json"),
+                                kernel_spec_manager=sandboxed_kernel_spec_manager(spec.private_dir / "spec.json",
+                                                                                  tmp_path / "events.jsonl"))
         await km.start_kernel(cwd=str(work))
         client = km.client()
         client.start_channels()
@@ -226,6 +191,7 @@ def test_a_sandboxed_kernel_sees_only_its_own_folder(tmp_path, monkeypatch):
         server.accept()
     assert "not available" in seen["torch"]
     assert seen["6 GiB"] == "MemoryError"
+    assert seen["shm"] <= 32 << 20  # /dev/shm is a bounded tmpfs of its own
 
 
 # ------------------------------------------------------------------------------ the command line
@@ -282,11 +248,50 @@ def test_policy_defaults_and_validation():
     assert sandbox_policy(cfg, "a1").hidden_modules == ()
     cfg.CnnkitGrader.hidden_modules = {"a1": ["torch"]}
     cfg.CnnkitGrader.memory_mb = 2048
+    cfg.CnnkitGrader.answer_mb = 16
     policy = sandbox_policy(cfg, "a1")
-    assert policy.hidden_modules == ("torch",) and policy.memory_mb == 2048
+    assert policy.hidden_modules == ("torch",) and policy.limits.memory_bytes == 2048 << 20
+    assert policy.limits.answer_bytes == 16 << 20 and policy.limits.processes == 256  # the default, written once
     cfg.CnnkitGrader.max_processes = 0
     with pytest.raises(ValueError, match="max_processes"):
         sandbox_policy(cfg, "a1")
+
+
+@pytest.mark.parametrize("name", ["cnnkit.ops.convv", "cnnkit.ops.conv.conv2d_backwards", "no_such_module"])
+def test_a_hidden_module_that_resolves_to_nothing_is_an_error(name):
+    from traitlets.config import Config
+
+    cfg = Config()
+    cfg.CnnkitGrader.hidden_modules = {"a1": ["torch", name]}
+    with pytest.raises(ValueError, match=name.replace(".", r"\.")):
+        sandbox_policy(cfg, "a1")
+
+
+def test_declared_names_are_checked():
+    from cnnkit.grading.policy import declared_names
+
+    names = declared_names({"cnnkit": {"graded": {"functions": ["train"], "values": ["losses"],
+                                                  "updates": {"train": [0]}}}})
+    assert names.functions == ("train",) and names.updates == {"train": [0]}
+    for bad in ({}, {"cnnkit": {"graded": {"functions": ["not a name"]}}},
+                {"cnnkit": {"graded": {"functions": ["f"], "updates": {"g": [0]}}}},
+                {"cnnkit": {"graded": {"function": ["f"]}}}):
+        with pytest.raises(ValueError, match="graded"):
+            declared_names(bad)
+
+
+def test_every_assignment_declares_its_students_names():
+    """Each source notebook says which names its tests may take from the kernel, and they are defined there."""
+    import nbformat
+
+    from cnnkit.grading.policy import declared_names
+
+    for path in sorted((REPO / "solutions").glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        names = declared_names(nb.metadata, where=path.name)
+        solution = "\n".join(c.source for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+        for name in names.functions + names.factories:
+            assert f"def {name}(" in solution or f"class {name}(" in solution, (path.name, name)
 
 
 def test_the_courses_own_policy_hides_the_reference_from_numpy_assignments():
