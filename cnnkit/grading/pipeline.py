@@ -19,7 +19,6 @@ workers, export.
 """
 from __future__ import annotations
 
-import argparse
 import glob
 import os
 import re
@@ -604,16 +603,18 @@ def _check_args(assignment, course_dir, jobs, timeout, cell_timeout, collect, fo
 
 def main(argv: list[str] | None = None) -> int:
     """The command line: ``python -m cnnkit grade ASSIGNMENT [--course DIR] [--jobs N] ...``."""
-    parser = argparse.ArgumentParser(
+    from ..cli import ArgumentParser, fail, int_arg
+
+    parser = ArgumentParser(
         prog="python -m cnnkit grade",
         description="Collect, autograde (in parallel), give feedback (no hidden tests) and export grades "
                     "for one nbgrader assignment, with a report that says why each score is what it is.")
     parser.add_argument("assignment", help="assignment name, e.g. a1_convolution")
     parser.add_argument("--course", default=".", help="nbgrader course folder (default: current folder)")
-    parser.add_argument("--jobs", type=int, default=1, help="students graded at once, one process each")
+    parser.add_argument("--jobs", type=int_arg, default=1, help="students graded at once, one process each")
     parser.add_argument("--timeout", type=float, default=None,
                         help=f"wall-clock seconds per submission (default {DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--cell-timeout", type=int, default=None,
+    parser.add_argument("--cell-timeout", type=int_arg, default=None,
                         help="seconds per cell (default: Execute.timeout of nbgrader_config.py)")
     parser.add_argument("--zip", dest="collect", default=None, metavar="DIR",
                         help="folder of LMS downloads (zip files) to zip_collect first")
@@ -642,8 +643,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             pages = regenerate_feedback(args.assignment, args.course, students=args.students)
         except (ValueError, TypeError, RuntimeError) as exc:
-            print(f"cnnkit grade: {exc}", file=sys.stderr)
-            return 2
+            return fail("cnnkit grade", exc)
         print(f"wrote {len(pages)} feedback pages (hidden tests stripped) in {time.perf_counter() - start:.0f} s")
         return 0
     try:
@@ -652,8 +652,7 @@ def main(argv: list[str] | None = None) -> int:
                         students=args.students, sandbox=not args.unsandboxed, progress=show,
                         class_report=options_from(args), similarity=not args.no_similarity)
     except (ValueError, TypeError, RuntimeError) as exc:
-        print(f"cnnkit grade: {exc}", file=sys.stderr)
-        return 2
+        return fail("cnnkit grade", exc)
     except KeyboardInterrupt:
         print("cnnkit grade: interrupted; students finished so far are kept, run the same command to go on",
               file=sys.stderr)
