@@ -113,7 +113,7 @@ def _missing(module: str) -> bool:
 
 def lab_main(argv: list[str] | None = None) -> int:
     """Open the course in JupyterLab on the lecture tree (http://localhost:PORT/lab/tree/lectures)."""
-    parser = ArgumentParser(prog="cnnkit lab", description=lab_main.__doc__,
+    parser = ArgumentParser(prog="python -m cnnkit lab", description=lab_main.__doc__,
                             epilog="Other options (--ServerApp.token=..., --browser) go to JupyterLab unchanged.")
     parser.add_argument("--port", type=int, default=8888, help="the first port to try (default 8888)")
     parser.add_argument("--course", metavar="DIR", help="the course folder (default: found from here)")
@@ -142,7 +142,7 @@ def suite_main(argv: list[str] | None = None) -> int:
     try:
         course = find_course()
     except CourseNotFound as error:
-        return fail("cnnkit test", error)
+        return fail("python -m cnnkit test", error)
     if _missing("pytest"):
-        return fail("cnnkit test", f'the test suite needs the dev tools: pip install -e "{course}[dev]"', 1)
+        return fail("python -m cnnkit test", f'the test suite needs the dev tools: pip install -e "{course}[dev]"', 1)
     return _run(pytest_command(argv), course)

@@ -1,6 +1,6 @@
 """The command line answers bad input with one line on stderr and exit status 2, never a traceback.
 
-Every subcommand of ``python -m cnnkit`` (info, summary, rf, train) is run in a fresh process with
+Every subcommand of ``python -m cnnkit`` (info, summary, rf, train, lab) is run in a fresh process with
 bad values; each answer must name the argument and what it allows.
 """
 from __future__ import annotations
@@ -47,6 +47,9 @@ BAD_INPUT = [
     (["train", "--amp", "maybe"], ["argument --amp", "auto, on or off"]),
     (["train", "--device", "tpu"], ["argument --device", "'auto', 'cuda', 'mps', 'cpu'"]),
     (["train", "--resume"], ["argument --resume", "--checkpoint PATH"]),
+    (["lab", "--course", "/nonexistent/course"], ["argument --course", "holds no lectures/ folder"]),
+    (["lab", "--port", "0"], ["argument --port", "a port number 1..65535"]),
+    (["lab", "--port", "web"], ["argument --port", "invalid int value: 'web'"]),
 ]
 
 
