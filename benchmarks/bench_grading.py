@@ -6,7 +6,8 @@ course. "Grading" means the whole pipeline: autograde, feedback, export. The bas
 ``nbgrader autograde`` + ``nbgrader generate_feedback`` + ``nbgrader export`` run one after
 the other, as an instructor would without this kit. ``cnnkit grade`` runs every notebook in the
 bubblewrap sandbox and decides verdicts in the grader's process; ``--unsandboxed`` keeps the
-trusted verdicts but runs the kernel without bubblewrap, so the difference is the sandbox's cost.
+trusted verdicts (the test runner as a plain process) but runs the kernel and the runner without
+bubblewrap, so the difference is the sandboxes' cost.
 
     python benchmarks/bench_grading.py [--students 10] [--repeat 2]
 
@@ -50,7 +51,9 @@ def _time_nbgrader(template: Path, dest: Path) -> float:
 def _time_cnnkit(template: Path, dest: Path, jobs: int, n: int, sandbox: bool = True) -> float:
     course = Path(shutil.copytree(template, dest))
     start = time.perf_counter()
-    reports = grade(synthetic.ASSIGNMENT, course, jobs=jobs, cell_timeout=60, sandbox=sandbox)
+    # like for like with plain nbgrader: no similarity report (it runs after grading, and is measured
+    # on its own in bench_similarity.py)
+    reports = grade(synthetic.ASSIGNMENT, course, jobs=jobs, cell_timeout=60, sandbox=sandbox, similarity=False)
     seconds = time.perf_counter() - start
     assert len(reports) == n and all(r.status == "graded" for r in reports), reports
     assert sum(r.score == synthetic.AUTO_POINTS for r in reports) == sum(
