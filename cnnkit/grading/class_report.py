@@ -628,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--course", default=".", help="nbgrader course folder (default: current folder)")
     add_report_options(parser)
     args = parser.parse_args(argv)
+    if not Path(args.course).is_dir():
+        parser.error(f"argument --course: must be an existing folder (an nbgrader course), got {args.course!r}")
     # as the grader does: jsonschema (under nbgrader) would import this for a check nbformat never makes, ~5 s
     sys.modules.setdefault("rfc3987_syntax", None)
     try:
