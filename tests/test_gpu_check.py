@@ -157,7 +157,6 @@ def test_run_notebook_cell_timeout(tmp_path):
     report = runner.run_notebook(path, keep_going=True, time_limit_s=0.5)  # the whole notebook's limit
     assert [c.status for c in report.cells] == ["ok", "failed", "skipped"]
     assert "CellTimeout" in report.cells[1].error and "time-limit" in report.cells[2].error
-    assert report.seconds < 3
 
 
 # ----------------------------------------------------------------------------- benchmark

@@ -215,9 +215,10 @@ def test_one_grading_run_per_assignment_at_a_time(tmp_path):
 
 
 def test_worker_messages_round_trip_and_refuse_anything_malformed():
-    from cnnkit.grading.worker import Answer, MessageError, Started, Task, read_message
+    from cnnkit.grading.messages import Answer, MessageError, Started, Task, read_message
 
-    task = Task("/course", "ps1", "s01", "/run/students/s01", "/run/snapshot.db", cell_timeout=4, sandboxed=False)
+    task = Task("/course", "ps1", "s01", "/run/students/s01", "/run/snapshot.db", "/dev/shm/t/0", cell_timeout=4,
+                sandboxed=False)
     assert Task.from_json(task.to_json()) == task
     answer = Answer("s01", ok=True, log="...", missing=["ps2"], limits=["ps1: cell 3: memory"], autograded="/x")
     assert Answer.from_json(answer.to_json()) == answer
@@ -241,7 +242,7 @@ def test_worker_messages_round_trip_and_refuse_anything_malformed():
 
 _FAKE_WORKER = """
 import sys, time
-from cnnkit.grading.worker import Answer, Started, Task
+from cnnkit.grading.messages import Answer, Started, Task
 for line in sys.stdin:
     task = Task.from_json(line)
     print(Started(task.student).to_json(), flush=True)
@@ -259,14 +260,16 @@ for line in sys.stdin:
 def test_pool_turns_a_malformed_answer_into_a_failed_student(tmp_path):
     from cnnkit.grading.pipeline import _failure, _worker_env
     from cnnkit.grading.pool import UNREADABLE, WORKER_DIED, WorkerPool
-    from cnnkit.grading.worker import Answer, Task
+    from cnnkit.grading.messages import Answer, Task
 
     names = ["good", "garbled", "other", "cut", "after"]
-    tasks = [Task("/c", "ps1", name, str(tmp_path / name), "/s.db") for name in names]
+    tasks = [Task("/c", "ps1", name, str(tmp_path / name), "/s.db", str(tmp_path / "t" / name)) for name in names]
     pool = WorkerPool(1, log_dir=tmp_path / "logs", env=_worker_env(), command=[sys.executable, "-c", _FAKE_WORKER])
-    start = time.monotonic()
     outcomes = {o.task.student: o for o in pool.run(tasks, limit=60)}
-    assert time.monotonic() - start < 60, "a worker that sent garbage was waited for"
+    # a worker that sent garbage is not waited for: no task ends at the wall-clock limit
+    from cnnkit.grading.pool import TIMED_OUT
+
+    assert all(o.failure != TIMED_OUT for o in outcomes.values()), {n: o.failure for n, o in outcomes.items()}
     assert sorted(outcomes) == sorted(names)
     for name in ("good", "after"):
         assert outcomes[name].failure is None and outcomes[name].answer.log == "fine"
@@ -456,9 +459,7 @@ def test_wall_clock_limit_kills_the_submission_and_its_kernel(course_template, t
     (corrupt / "ps1.ipynb").write_text("{ this is not a notebook")
     marker = uuid.uuid4().hex
     monkeypatch.setenv("CNNKIT_TEST_MARK", marker)  # inherited by the workers and their kernels
-    start = time.monotonic()
     looping, broken = grade("ps1", course, students=["s06", "s99"], jobs=2, cell_timeout=120, timeout=8)
-    assert time.monotonic() - start < 90
     assert (looping.status, looping.score) == (rp.TIMEOUT, 0.0)
     assert "wall-clock" in looping.detail
     assert _processes_with(marker) == [], "the infinite loop's kernel survived"
@@ -482,3 +483,44 @@ def test_zip_collect_then_grade(course_template, tmp_path):
     assert (course / "submitted" / "s21" / "ps1" / "ps1.ipynb").is_file()
     assert [(r.student, r.status, r.score) for r in reports] == [("s21", rp.GRADED, 5.0)]
     assert "s21" in _grades_csv(course)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaves_no_temporary_files(tmp_path):
+    """A submission past --timeout is killed with its worker; what it wrote next to its kernel (its channel
+    folder) and the copy of its hand-in are removed by the parent all the same."""
+    import secrets
+
+    import nbformat
+
+    from cnnkit.grading import synthetic
+
+    course = synthetic.make_course(tmp_path / "c")
+    synthetic.add_students(course, {"ok": "full marks", "litter": "full marks"})
+    token = f"litter-{secrets.token_hex(6)}"
+    path = course / "submitted" / "litter" / "ps1" / "ps1.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_code_cell(
+        "import os, time, ipykernel.connect\n"
+        f"open(os.path.join(os.path.dirname(ipykernel.connect.get_connection_file()), {token!r}), 'w').write('x')\n"
+        f"open({token!r}, 'w').write('x')\n"
+        "while True:\n    time.sleep(1)\n"))
+    nbformat.write(nb, path)
+    from cnnkit.grading.sandbox import available
+
+    args = ["--cell-timeout", "300", "--timeout", "25"] + ([] if available() else ["--unsandboxed"])
+    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    done = subprocess.run([sys.executable, "-m", "cnnkit", "grade", "ps1", "--course", str(course), "--jobs", "2",
+                           *args], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    rows = {r.student: r for r in rp.read_csv(course / "grading_report_ps1.csv")}
+    assert rows["litter"].status == "timeout" and rows["ok"].score == 5.0
+    left = []
+    import tempfile
+
+    for root in ("/dev/shm", tempfile.gettempdir(), str(course)):
+        for top, dirs, files in os.walk(root):
+            if top.count(os.sep) - root.count(os.sep) > 6:
+                dirs[:] = []
+            left += [os.path.join(top, f) for f in files if f == token]
+    assert left == [], left
