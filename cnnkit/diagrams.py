@@ -61,6 +61,13 @@ NONLINEARITIES = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "abs": "
 POOLINGS = {"max": "max", "avg": "average", "l2": "L2"}
 NORMALIZATIONS = {"lcn": "local contrast", "batchnorm": "batch norm"}
 
+#: The widest a figure is drawn, in inches: at matplotlib's 100 dpi, the 860 px a page of the course site shows
+#: (site/build_site.py, FIGURE_WIDTH_PX), so a diagram is never scaled down there and its text keeps its size.
+FIGURE_WIDTH_IN = 8.6
+#: Text sizes of the diagrams, in points: labels and notes stay at least 8 px tall at the site's width.
+LABEL_PT = 9.0
+NOTE_PT = 8.5
+
 _COLORS = {"input": "#dddddd", "conv": "#9ecae1", "pool": "#fdd0a2", "fc": "#c7e9c0", "norm": "#dadaeb",
            "act": "#fcbba1", "filter": "#fd8d3c", "out": "#a1d99b", "reduce": "#fee391", "plus": "#ffffff"}
 
@@ -471,13 +478,20 @@ def layer_stack(model_or_layers: Any, input_shape: Sequence[int], *, label_style
     return _draw_stack(blocks, style)
 
 
-def _draw_stack(blocks: list[_Block], style: str, per_row: int = 12) -> "Figure":
-    """Blocks left to right, wrapped into rows of at most ``per_row``; one scale for all map sizes."""
+def _draw_stack(blocks: list[_Block], style: str) -> "Figure":
+    """Blocks left to right, wrapped into rows that fit :data:`FIGURE_WIDTH_IN`; one scale for all map sizes.
+
+    A row takes blocks while they fit the width (each block's slot is as wide as its drawing or its label,
+    whichever is wider), so a long network (VGG-16: 22 blocks) becomes several rows whose text keeps
+    :data:`LABEL_PT` / :data:`NOTE_PT` at the width a page shows it, instead of one strip scaled down.
+    """
     from matplotlib.patches import Rectangle
 
     max_side = max(max(b.size) for b in blocks if b.size is not None)
     max_features = max((b.channels for b in blocks if b.size is None), default=2)
     step = 0.16                                    # offset between the stacked sheets of one block
+    inch = 0.3                                     # inches per data unit
+    char = 0.6 * LABEL_PT / 72 / inch              # an average character of a label, in data units
 
     def sheets(channels: int) -> int:              # 1 sheet for 1 channel ... 8 for 128 and more
         return min(8, 1 + int(math.log2(channels)))
@@ -491,22 +505,33 @@ def _draw_stack(blocks: list[_Block], style: str, per_row: int = 12) -> "Figure"
         n = sheets(block.channels)
         return side(block.size[1]) + (n - 1) * step, side(block.size[0]) + (n - 1) * step
 
-    n_rows = math.ceil(len(blocks) / per_row)
-    per_row = math.ceil(len(blocks) / n_rows)
-    rows = [blocks[i:i + per_row] for i in range(0, len(blocks), per_row)]
+    def op_text(block: _Block) -> str:
+        return block.op.replace("full connection", "full\nconnection") if block.op else ""
+
+    def slot(block: _Block) -> float:              # the width a block needs: its drawing, its label, its op
+        text = max([len(block.label(style))] + [len(line) for line in op_text(block).split("\n")])
+        return max(extent(block)[0], text * char) + 0.9
+
+    row_units = FIGURE_WIDTH_IN / inch - 1.6       # what a row may take, the margins and arrows left out
+    rows: list[list[_Block]] = [[]]
+    for block in blocks:
+        if rows[-1] and sum(slot(b) for b in rows[-1]) + slot(block) > row_units:
+            rows.append([])
+        rows[-1].append(block)
     tallest = max(extent(b)[1] for b in blocks)
-    row_height = tallest + 2.0                     # the label above, the operation below
+    row_height = tallest + 2.4                     # the label above, the operation below
     layout = []                                    # (block, left, width, height, row)
     right = 0.0
     for r, row in enumerate(rows):
         x = 0.0
-        for i, block in enumerate(row):
+        for block in row:
             width, height = extent(block)
-            layout.append((block, x, width, height, r))
-            nxt = row[i + 1] if i + 1 < len(row) else None
-            x += width + (1.6 if block.size is None or (nxt is not None and nxt.size is None) else 1.1)
+            room = slot(block)
+            layout.append((block, x + (room - 0.9 - width) / 2, width, height, r))
+            x += room
         right = max(right, x)
-    fig, ax = _canvas((-0.8, right), (-n_rows * row_height + 0.6, 0.9), inch_per_unit=0.42, max_width=20.0)
+    fig, ax = _canvas((-0.8, right), (-len(rows) * row_height + 0.4, 0.9), inch_per_unit=inch,
+                      max_width=FIGURE_WIDTH_IN)
     for block, left, width, height, r in layout:
         y = -r * row_height - tallest / 2           # the centre line of row r
         color = _COLORS["input" if block.kind == "input" else block.kind]
@@ -518,17 +543,17 @@ def _draw_stack(blocks: list[_Block], style: str, per_row: int = 12) -> "Figure"
             for k in reversed(range(sheets(block.channels))):   # back sheets first, offset up and right
                 ax.add_artist(Rectangle((left + k * step, y - height / 2 + k * step), w, h,
                                         facecolor=_shade(color, 1.0 - 0.08 * k), edgecolor="black", linewidth=0.6))
-        ax.text(left + width / 2, y + tallest / 2 + 0.2, block.label(style), ha="center", va="bottom", fontsize=7.5)
+        ax.text(left + width / 2, y + tallest / 2 + 0.2, block.label(style), ha="center", va="bottom",
+                fontsize=LABEL_PT)
         if block.op:
-            op = block.op.replace("full connection", "full\nconnection")
-            ax.text(left + width / 2, y - tallest / 2 - 0.2, op, ha="center", va="top", fontsize=6.5,
-                    color="#444444")
+            ax.text(left + width / 2, y - tallest / 2 - 0.2, op_text(block), ha="center", va="top",
+                    fontsize=NOTE_PT, color="#444444")
     for (_, left, width, _, r), (_, next_left, _, _, next_r) in zip(layout, layout[1:]):
         y = -r * row_height - tallest / 2
         if r == next_r:
             _arrow(ax, (left + width + 0.08, y), (next_left - 0.08, y))
         else:                                      # continued on the next row
-            _arrow(ax, (left + width + 0.08, y), (left + width + 0.7, y))
+            _arrow(ax, (left + width + 0.08, y), (left + width + 0.6, y))
             y_next = -next_r * row_height - tallest / 2
             _arrow(ax, (-0.75, y_next), (next_left - 0.08, y_next))
     return fig
