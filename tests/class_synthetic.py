@@ -124,6 +124,7 @@ class Planted:
     hidden_failures: int = 0
     statuses: Counter = field(default_factory=Counter)
     similarity_flags: int = 0
+    similarity_by_function: Counter = field(default_factory=Counter)
     cell_outcomes: dict = field(default_factory=dict)     # grade_id -> Counter(full/partial/none/pending)
     totals: dict = field(default_factory=dict)            # student -> total points
     people: dict = field(default_factory=dict)            # student -> (first, last, email)
@@ -297,22 +298,30 @@ def _write_gradebook(course: Path, cells, students, absent, scores, penalties, p
 
 def _write_grading_report(course: Path, students, absent, scores, penalties, planted: Planted,
                           similarity: bool, rp) -> None:
-    """The grader's report: late where penalised, a timeout, missing for the absent; a similarity column."""
-    rows, flags = [], {}
+    """The grader's report: late where penalised, a timeout, missing for the absent; similarity flags."""
+    flags = {}
+    for i, student in enumerate(students):
+        if similarity and i % 17 == 3:
+            other = students[(i + 1) % len(students)]
+            flags[student] = (f"conv2d: 97% like student {other}" if i % 2 else
+                              f"conv2d: 91% like student {other}; edge_strength: 88% like cnnkit/ops/filters.py")
+    rows = []
     for i, student in enumerate(students):
         status = rp.LATE if student in penalties else rp.TIMEOUT if i == 7 else rp.GRADED
         rows.append(rp.StudentReport(student, planted.totals[student], 30.0, status))
-        if similarity and i % 17 == 3:
-            flags[student] = f"similar to {students[(i + 1) % len(students)]} (0.97)"
     for student in absent:
         rows.append(rp.StudentReport(student, 0.0, 30.0, rp.MISSING, "nothing submitted"))
+    has_column = "similarity" in rp.COLUMNS
+    if has_column:
+        for row in rows:
+            row.similarity = flags.get(row.student, "")
+    text = rp.reports_to_csv(rows)
+    if similarity and not has_column:  # a report from before the similarity check: add its column
+        lines = text.splitlines()
+        text = "\n".join([lines[0] + ",similarity"] + [line + "," + json.dumps(flags.get(row.student, ""))
+                                                         for line, row in zip(lines[1:], rows)]) + "\n"
+    (course / f"grading_report_{ASSIGNMENT}.csv").write_text(text, encoding="utf-8")
     planted.statuses = Counter(r.status for r in rows)
     planted.similarity_flags = len(flags)
-    text = rp.reports_to_csv(rows)
-    if similarity:  # the column the grader's similarity check adds
-        lines = text.splitlines()
-        out = [lines[0] + ",similarity"]
-        for line, row in zip(lines[1:], rows):
-            out.append(line + "," + json.dumps(flags.get(row.student, "")))
-        text = "\n".join(out) + "\n"
-    (course / f"grading_report_{ASSIGNMENT}.csv").write_text(text, encoding="utf-8")
+    planted.similarity_by_function = Counter(f for text in flags.values() for f in ("conv2d", "edge_strength")
+                                             if f"{f}:" in text)

@@ -254,6 +254,7 @@ def test_every_count_equals_the_planted_one(synthetic):
     assert hidden[0].points_lost == 2 * planted.hidden_failures
 
     assert report.statuses == dict(planted.statuses) and report.similarity_flags == planted.similarity_flags
+    assert report.similarity_by_function == dict(planted.similarity_by_function)
     for cell in report.cells:
         outcomes = planted.cell_outcomes[cell.cell]
         assert (cell.full, cell.partial, cell.none, cell.pending) == tuple(

@@ -172,6 +172,10 @@ def _statuses(r: ClassReport) -> list[str]:
            "<p class=\"muted\">From the grading report; a student with several problems counts under the worst.</p>",
            f"<table id=\"statuses-table\"><tr><th>status</th><th>students</th></tr>{rows}</table>",
            f"<p>Similarity flags: <span data-key=\"similarity\">{r.similarity_flags}</span> students.</p>"]
+    if r.similarity_by_function:
+        out.append("<table id=\"similarity-functions\"><tr><th>function</th><th>students flagged</th></tr>" + "".join(
+            f"<tr data-function=\"{_e(f)}\"><td><code>{_e(f)}</code></td><td class=\"n\" data-key=\"count\">{n}</td></tr>"
+            for f, n in r.similarity_by_function.items()) + "</table>")
     if r.similarity:
         out.append("<table id=\"similarity\"><tr><th>student</th><th>flag</th></tr>" + "".join(
             f"<tr><td>{_e(s['student'])}</td><td>{_e(s['flag'])}</td></tr>" for s in r.similarity) + "</table>")

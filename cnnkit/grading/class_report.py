@@ -154,6 +154,7 @@ class ClassReport:
     statuses: dict[str, int]
     similarity_flags: int
     reteach: list[MistakeSummary]
+    similarity_by_function: dict[str, int] = field(default_factory=dict)  # function -> students flagged in it
     names_included: bool = False
     similarity: list[dict] | None = None
     notes: list[str] = field(default_factory=list)
@@ -213,9 +214,21 @@ def build_report(grades: ClassGrades, diagnoses: Diagnoses | None, statuses: lis
         histogram=_histogram(totals, grades.max_points), histogram_auto=_histogram(autos, grades.auto_max),
         histogram_manual=_histogram(manual, grades.manual_max),
         cells=_cells(grades, students), functions=functions, statuses=counts, similarity_flags=len(flagged),
-        reteach=_reteach(functions), names_included=names,
+        reteach=_reteach(functions), names_included=names, similarity_by_function=_flagged_functions(flagged),
         similarity=[{"student": r.student, "flag": r.similarity} for r in flagged] if names else None,
         notes=notes)
+
+
+def _flagged_functions(flagged: list[StatusRow]) -> dict[str, int]:
+    """Students flagged per function, from flags like ``conv2d: 92% like student bob; edge_strength: ...``
+    (a flag in another form counts under "other")."""
+    counts: dict[str, int] = {}
+    for row in flagged:
+        functions = {m.group(1) for part in row.similarity.split(";")
+                     if (m := re.match(r"\s*([A-Za-z_]\w*)\s*:", part))} or {"other"}
+        for function in functions:
+            counts[function] = counts.get(function, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _stats(values: list[float]) -> Stats:
@@ -438,7 +451,9 @@ def summary_text(report: ClassReport) -> str:
     if report.statuses:
         lines.append("  statuses: " + ", ".join(f"{n} {s}" for s, n in sorted(report.statuses.items(),
                                                                                 key=lambda kv: -kv[1]))
-                     + (f"; {report.similarity_flags} similarity flags" if report.similarity_flags else ""))
+                     + (f"; {report.similarity_flags} students flagged as similar ("
+                        + ", ".join(f"{f} {n}" for f, n in report.similarity_by_function.items()) + ")"
+                        if report.similarity_flags else ""))
     if report.reteach:
         lines.append("  what to reteach (points the class lost):")
         for i, m in enumerate(report.reteach, 1):
