@@ -304,12 +304,12 @@ def _score_file(p: _Prints, units: list[tuple[_Prints, set[int]]], settings: Set
     score = float(mask.sum()) / max(p.own, 1)
     if score < settings.threshold:
         return None
-    ranked = sorted(units, key=lambda u: -int(p.covered(u[1], settings.k).sum()))
+    ranked = sorted(units, key=lambda u: -len(u[1]))          # the most shared fingerprints first
     best, shared = ranked[0]
     other = best.covered(shared, settings.k)
     match = Match(p.unit, best.unit, score, float(other.sum()) / max(best.own, 1),
                   frozenset(np.flatnonzero(mask).tolist()), frozenset(np.flatnonzero(other).tolist()))
-    match.also = tuple(u.unit.name for u, s in ranked[1:] if p.covered(s, settings.k).sum() >= settings.k)
+    match.also = tuple(u.unit.name for u, s in ranked[1:])
     return match
 
 

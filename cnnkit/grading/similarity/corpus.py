@@ -40,12 +40,33 @@ def code_cells(path: Path) -> list[tuple[int, str, dict]]:
 
 def notebook_aliases(path: Path) -> dict[str, str]:
     """The imports of all code cells of a notebook (``np`` -> ``numpy``), for the cells that use them."""
+    return _aliases(_parsed_cells(path))
+
+
+def _parsed_cells(path: Path, wanted: set[str] | None = None) -> list[tuple[int, str, dict, ast.Module | None]]:
+    """The code cells with their syntax trees, parsing only what can matter.
+
+    With ``wanted``, a cell is parsed only when it imports something or mentions ``def`` and one of the
+    wanted names (a class's notebooks have many cells; parsing is most of the cost).
+    """
+    found = []
+    for index, source, meta in code_cells(path):
+        code = strip_magics(source)
+        tree = None
+        if wanted is None or "import" in code or ("def " in code and any(name in code for name in wanted)):
+            try:
+                tree = ast.parse(code)
+            except (SyntaxError, ValueError):
+                tree = None
+        found.append((index, code, meta, tree))
+    return found
+
+
+def _aliases(cells) -> dict[str, str]:
     aliases: dict[str, str] = {}
-    for _, source, _ in code_cells(path):
-        try:
-            aliases.update(import_aliases(ast.parse(strip_magics(source))))
-        except (SyntaxError, ValueError):
-            continue
+    for _, _, _, tree in cells:
+        if tree is not None:
+            aliases.update(import_aliases(tree))
     return aliases
 
 
@@ -119,11 +140,13 @@ def submission_units(folder: Path, notebooks: list[str], graded: list[str], stud
     found: dict[str, Unit] = {}
     wanted = set(graded)
     for name in notebooks:
-        path = Path(folder) / name
-        aliases = notebook_aliases(path)
-        for _, source, _ in code_cells(path):
-            for unit in units_from_code(source, source=f"student {student}", kind=STUDENT, names=wanted,
-                                        aliases=aliases):
+        cells = _parsed_cells(Path(folder) / name, wanted)
+        aliases = _aliases(cells)
+        for _, code, _, tree in cells:
+            if tree is None or "def " not in code:
+                continue
+            for unit in units_from_code(code, source=f"student {student}", kind=STUDENT, names=wanted,
+                                        aliases=aliases, tree=tree):
                 found[unit.name] = unit
     return [found[name] for name in graded if name in found]
 

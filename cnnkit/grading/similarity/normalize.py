@@ -89,7 +89,7 @@ def strip_magics(source: str) -> str:
 def import_aliases(tree: ast.AST) -> dict[str, str]:
     """What each imported name stands for: ``{"np": "numpy", "pad": "numpy.pad"}`` (relative imports kept as written)."""
     aliases = {}
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -101,6 +101,16 @@ def import_aliases(tree: ast.AST) -> dict[str, str]:
             for alias in node.names:
                 aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     return aliases
+
+
+def _statements(tree: ast.AST):
+    """Every statement of a tree, nested ones too, without walking into expressions (cheaper than ast.walk)."""
+    stack = list(getattr(tree, "body", [tree]))
+    while stack:
+        node = stack.pop()
+        yield node
+        for block in _child_blocks(node):
+            stack.extend(block)
 
 
 def top_level_functions(tree: ast.Module) -> list[ast.FunctionDef]:
@@ -123,12 +133,13 @@ def normalise(node: ast.AST, *, source: str, name: str, kind: str, aliases: dict
     display = ast.unparse(_drop_docstrings(node))
     tree = ast.parse(display)
     top = tree.body[0] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else tree
-    locals_ = _bound_names(top)
+    every = list(ast.walk(tree))
+    locals_ = _bound_names(top, every)
     arguments = _arguments(top) if top is not tree and ARGS_BY_POSITION else {}
     lines = _LineIndex(display)
     tokens = _tokens(display)
-    names = _name_tokens(tree, lines, locals_, arguments, aliases or {})
-    strings = _string_spans(tree, lines)
+    names = _name_tokens(every, lines, locals_, arguments, aliases or {})
+    strings = _string_spans(every, lines)
     normalised = _normalise_tokens(tokens, names, strings, keep_def_name=top is not tree)
     body = top.body if top is not tree else tree.body
     order = _Orderer(normalised, lines)
@@ -151,7 +162,8 @@ def normalise(node: ast.AST, *, source: str, name: str, kind: str, aliases: dict
 
 
 def units_from_code(code: str, *, source: str, kind: str, names: set[str] | None = None,
-                    loose_code: bool = False, cell: str = "", aliases: dict[str, str] | None = None) -> list[Unit]:
+                    loose_code: bool = False, cell: str = "", aliases: dict[str, str] | None = None,
+                    tree: ast.Module | None = None) -> list[Unit]:
     """Every top-level function of ``code`` (only those in ``names`` when given) as a :class:`Unit`.
 
     With ``loose_code`` the statements outside functions become one more unit, named ``cell``.
@@ -202,10 +214,14 @@ def _drop_docstrings(node: ast.AST) -> ast.AST:
     return node
 
 
-def _bound_names(top: ast.AST) -> set[str]:
-    """Names the code binds itself: arguments, stores, loop and ``with``/``except`` targets, nested defs."""
+def _bound_names(top: ast.AST, every: list[ast.AST]) -> set[str]:
+    """Names the code binds itself: arguments, stores, loop and ``with``/``except`` targets, nested defs.
+
+    ``every`` is the list of all nodes of the tree (one walk serves every step).
+    """
     bound = set()
-    for node in ast.walk(top):
+    released = set()
+    for node in every:
         if isinstance(node, ast.arg):
             bound.add(node.arg)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -214,10 +230,9 @@ def _bound_names(top: ast.AST) -> set[str]:
             bound.add(node.name)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not top:
             bound.add(node.name)
-    for node in ast.walk(top):
-        if isinstance(node, (ast.Global, ast.Nonlocal)):
-            bound -= set(node.names)
-    return bound
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            released.update(node.names)
+    return bound - released
 
 
 class _LineIndex:
@@ -255,14 +270,14 @@ def _arguments(function: ast.AST) -> dict[str, str]:
     return {arg.arg: f"a{i}" for i, arg in enumerate(every)}
 
 
-def _name_tokens(tree: ast.AST, lines: _LineIndex, locals_: set[str], arguments: dict[str, str],
+def _name_tokens(every: list[ast.AST], lines: _LineIndex, locals_: set[str], arguments: dict[str, str],
                  aliases: dict[str, str]) -> dict[int, list[str]]:
     """The normalised tokens of each variable name, keyed by its character offset.
 
     A local variable's token carries its name after a NUL (``v\\0name``) until numbering.
     """
     names: dict[int, list[str]] = {}
-    for node in ast.walk(tree):
+    for node in every:
         if isinstance(node, ast.Name):
             ident = node.id
         elif isinstance(node, ast.arg):
@@ -289,14 +304,14 @@ def _dotted(name: str) -> list[str]:
     return tokens
 
 
-def _string_spans(tree: ast.AST, lines: _LineIndex) -> list[tuple[int, int]]:
+def _string_spans(every: list[ast.AST], lines: _LineIndex) -> list[tuple[int, int]]:
     """Character spans of the outermost string literals (f-strings whole)."""
     spans = []
     inner = set()
-    for node in ast.walk(tree):
+    for node in every:
         if isinstance(node, ast.JoinedStr):
             inner.update(id(n) for n in ast.walk(node) if n is not node)
-    for node in ast.walk(tree):
+    for node in every:
         if id(node) in inner:
             continue
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and _CODE_LIKE.match(node.value):

@@ -104,7 +104,9 @@ def _section(number: int, match: Match, back: Match | None) -> str:
     other_way = back.score if back else match.other_score
     head = (f'<section id="pair-{number}"><h2>{number}. {_e(match.student)}: {_e(match.function)} '
             f"&mdash; {match.score:.0%} like {_e(match.other.label)}</h2>"
-            f"<p>{other_way:.0%} of the other side is found in {_e(match.student)}'s.</p>")
+            f"<p>{other_way:.0%} of the other side is found in {_e(match.student)}'s."
+            + (f" Other functions of the same file hold parts too: {_e(', '.join(match.also[:5]))}"
+               + (" ..." if len(match.also) > 5 else "") + "." if match.also else "") + "</p>")
     left = _side(f"student {match.student}", match.unit, match.marked)
     right = _side(match.other.label, match.other, match.other_marked)
     return f'{head}<div class="side">{left}{right}</div></section>'
