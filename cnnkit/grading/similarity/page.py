@@ -48,9 +48,9 @@ def render(result: Result, assignment: str) -> str:
         f"{s.k} tokens, winnowing window {s.window} (a shared run of {s.k + s.window - 1} tokens or more is "
         f"always found). {len(result.students)} students, {result.compared} functions compared against "
         f"{result.references} pieces of reference code.</p>",
-        "<p class=\"note\">Code is shown reformatted (comments and docstrings removed, independent statements "
-        "in the order the comparison uses); the hand-in as written is under each side. Matched code is "
-        "<mark>highlighted</mark>.</p>",
+        "<p class=\"note\">Code is shown reformatted (comments and docstrings removed, in its own order; the "
+        "comparison also ignores the order of independent statements and the argument checks); the hand-in "
+        "as written is under each side. Matched code is <mark>highlighted</mark>.</p>",
     ]
     parts += _skipped(result)
     if not pairs:
