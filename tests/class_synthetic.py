@@ -127,6 +127,7 @@ class Planted:
     similarity_by_function: Counter = field(default_factory=Counter)
     cell_outcomes: dict = field(default_factory=dict)     # grade_id -> Counter(full/partial/none/pending)
     totals: dict = field(default_factory=dict)            # student -> total points
+    by_hand: dict = field(default_factory=dict)           # student -> hand-given points (None: some pending)
     people: dict = field(default_factory=dict)            # student -> (first, last, email)
     by_student: dict = field(default_factory=dict)        # student -> list of mistake ids
 
@@ -249,6 +250,8 @@ def build_class(course: str | os.PathLike, n: int = 72, *, seed: int = 0, missin
             outcome = "pending" if got is None else "full" if got >= pts else "none" if got == 0 else "partial"
             planted.cell_outcomes[name][outcome] += 1
         given = sum(v for v in cell_scores.values() if v is not None)
+        manual = [cell_scores[name] for name, _, by_hand, _ in cells if by_hand]
+        planted.by_hand[student] = None if None in manual else sum(manual)
         planted.totals[student] = max(0.0, given - penalties.get(student, 0.0))
     _write_gradebook(course, cells, students, absent, scores, penalties, planted)
     (course / f"grading_diagnoses_{ASSIGNMENT}.json").write_text(json.dumps(

@@ -263,6 +263,9 @@ def test_every_count_equals_the_planted_one(synthetic):
     q1, median, q3 = np.percentile(totals, [25, 50, 75])
     assert (report.total.median, report.total.q1, report.total.q3) == (median, q1, q3)
     assert sum(report.histogram["counts"]) == N_STUDENTS
+    by_hand = [v for v in planted.by_hand.values() if v is not None]
+    assert (report.manual.n, report.manual.median) == (len(by_hand), float(np.median(by_hand)))
+    assert report.manual_pending_students == N_STUDENTS - len(by_hand) > 0
     assert report.histogram["counts"] == list(np.histogram(totals, bins=report.histogram["edges"])[0])
 
 

@@ -76,7 +76,7 @@ def _scores(r: ClassReport) -> list[str]:
     parts_alt = (f"Two histograms: autograded points (out of {r.auto_max:g}, median {_num(r.auto.median)}) and "
                  f"points given by hand (out of {r.manual_max:g}, median {_num(r.manual.median)}).")
     rows = [_stats_row("total", "total", t, r.max_points), _stats_row("autograded", "auto", r.auto, r.auto_max),
-            _stats_row("by hand, given so far", "manual", r.manual, r.manual_max)]
+            _stats_row("by hand, fully graded", "manual", r.manual, r.manual_max)]
     bins = "".join(f"<tr><td>[{lo:g}, {hi:g}{']' if i == len(r.histogram['counts']) - 1 else ')'}</td>"
                    f"<td class=\"n\" data-key=\"bin\">{n}</td></tr>"
                    for i, (lo, hi, n) in enumerate(zip(r.histogram["edges"], r.histogram["edges"][1:],
@@ -228,7 +228,7 @@ def _plot_parts(r: ClassReport) -> bytes:
     fig = _figure(7.5, 2.8)
     for i, (histogram, stats, top, label) in enumerate(((r.histogram_auto, r.auto, r.auto_max, "autograded"),
                                                         (r.histogram_manual, r.manual, r.manual_max,
-                                                         "by hand (given so far)"))):
+                                                         "by hand (fully graded)"))):
         ax = fig.add_subplot(1, 2, i + 1)
         _bars(ax, histogram, "#55a868")
         if stats.median is not None:

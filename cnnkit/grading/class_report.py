@@ -17,7 +17,8 @@ example per unknown failure (every roster id, name and email in it replaced by `
 CSV's ``student`` column holds pseudonyms drawn afresh each run. ``--names`` adds who made each mistake.
 
 How the numbers are counted. Scores are the gradebook's (hand-given points included, less the late
-penalty); the distribution is over the students with a submission, quartiles by numpy's linear rule.
+penalty); the distribution is over the students with a submission, quartiles by numpy's linear rule;
+the hand-given part only over the students whose answers are all graded by hand.
 A diagnosed student made a mistake when one of their failed checks names it; the share is of the
 diagnosed students. A cell's lost points are split equally among its failed checks; a failed check that
 names no mistake, and a cell that lost points with no failed check, are undiagnosed failures, grouped by
@@ -187,8 +188,9 @@ def build_report(grades: ClassGrades, diagnoses: Diagnoses | None, statuses: lis
     students = sorted(grades.submissions)
     totals = [grades.total(s) for s in students]
     autos = [grades.part(s, by_hand=False) for s in students]
-    manual = [grades.part(s, by_hand=True) for s in students]
-    pending = sum(any(grades.submissions[s].points.get(c.key, 0.0) is None for c in grades.cells) for s in students)
+    waiting = {s for s in students if any(grades.submissions[s].points.get(c.key, 0.0) is None for c in grades.cells)}
+    manual = [grades.part(s, by_hand=True) for s in students if s not in waiting]  # fully graded by hand only
+    pending = len(waiting)
     notes = []
     diagnosed = sorted(set(diagnoses.students) & set(students)) if diagnoses else []
     if diagnoses is None:
