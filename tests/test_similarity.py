@@ -194,6 +194,20 @@ def test_report_column_round_trips_and_shows_in_the_table(tmp_path):
     assert "similar to other code: conv2d: 92% like student ann" in rp.format_table([row])
 
 
+def test_a_failing_comparison_leaves_the_grades_alone(tmp_path, capsys):
+    """No solution notebook: after_grading says so on stderr, leaves the rows and files as they were."""
+    from types import SimpleNamespace
+
+    from cnnkit.grading.similarity import after_grading
+
+    row = rp.StudentReport("bob", 20.0, 30.0, rp.GRADED)
+    dirs = SimpleNamespace(submitted_directory="submitted", source_directory="solutions",
+                           release_directory="assignments")
+    assert after_grading(tmp_path, ASSIGNMENT, [row], dirs, 0.5) is None
+    assert "no similarity report" in capsys.readouterr().err
+    assert row.similarity == "" and not list(tmp_path.iterdir())
+
+
 # ---------------------------------------------------------------- the cases: honest, copied from the kit, shared
 
 #: Honest hand-ins the default settings do flag (documented in the README): each has the instructor's
