@@ -252,6 +252,8 @@ def test_every_case_is_a_correct_solution():
 @pytest.fixture(scope="module")
 def cases_checked(tmp_path_factory):
     course = write_course(tmp_path_factory.mktemp("cases"), REPO, class_of_cases(load_cases()))
+    folder = course / "submitted" / "shared_ben" / ASSIGNMENT      # a renamed notebook is read too
+    (folder / f"{ASSIGNMENT}.ipynb").rename(folder / f"{ASSIGNMENT} (1).ipynb")
     return check_class(course, ASSIGNMENT, package_dir=REPO / "cnnkit", lecture_dirs=[REPO / "lectures"])
 
 

@@ -65,8 +65,9 @@ def check_class(course: str | os.PathLike, assignment: str, *, settings: Setting
     notebooks = [p.name for p in releases] or [p.name for p in solutions]
     students: list[Unit] = []
     for folder in sorted((course / submitted_dir).glob(f"*/{assignment}")):
-        if folder.is_dir():
-            students += corpus.submission_units(folder, notebooks, graded, folder.parent.name)
+        if folder.is_dir():   # a renamed notebook is read too (first, so the released name wins)
+            renamed = sorted(p.name for p in folder.glob("*.ipynb") if p.name not in notebooks)
+            students += corpus.submission_units(folder, renamed + notebooks, graded, folder.parent.name)
     references = (corpus.kit_units(package, lecture_dirs)
                   + corpus.solution_units(course / source_dir, course))
     boilerplate = corpus.template_units(releases, course)
