@@ -373,3 +373,10 @@ def test_nbgrader_releases_the_cells_as_ordinary_cells(course_copy):
     assert [c["id"] for c in ours] == [colab_cells.BADGE_ID, colab_cells.INSTALL_ID]
     assert all("nbgrader" not in c["metadata"] for c in ours)
     assert f"blob/main/assignments/{name}/{name}.ipynb" in "".join(ours[0]["source"])
+
+
+def test_the_torch_notebooks_carry_the_current_colab_cells():
+    """The committed notebooks match cnnkit/_course.py (a fork that changes it reruns the tool)."""
+    proc = _tool("--check")
+    assert proc.returncode == 0, (f"{proc.stdout}{proc.stderr}run `python tools/colab_cells.py --write`, then "
+                                  "`nbgrader generate_assignment a4_resnet_gpu --force` for the release")
