@@ -32,7 +32,8 @@ from cnnkit import _course  # noqa: E402
 
 MARK = "cnnkit"
 BADGE_ID, INSTALL_ID = "colab-badge", "colab-install"
-BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
+# The badge is a text link, not Colab's badge image: a notebook of an offline course loads nothing from the
+# network (the course site refuses pages that would, site/build_site.py); a link is followed only on a click.
 
 
 def github_path(repository: str) -> str:
@@ -53,11 +54,9 @@ def published_path(relative: str) -> str:
 def badge_cell(relative: str, repository: str, branch: str) -> dict:
     url = (f"https://colab.research.google.com/github/{github_path(repository)}/blob/{branch}/"
            f"{published_path(relative)}")
-    text = (f"[![Open In Colab]({BADGE_SVG})]({url})\n"
-            "\n"
-            "**On Colab** (a free GPU): open this notebook with the badge, pick *Runtime → Change runtime type → "
-            "GPU*, and run the next cell first: it installs the course kit there. On your own machine, on a "
-            "JupyterHub and while grading it does nothing.")
+    text = (f"**[Open in Colab]({url})** (a free GPU): there, pick *Runtime → Change runtime type → GPU* and "
+            "run the next cell first: it installs the course kit. On your own machine, on a JupyterHub and while "
+            "grading it does nothing.")
     return _cell("markdown", BADGE_ID, "badge", text)
 
 
