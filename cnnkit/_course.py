@@ -15,6 +15,7 @@ COURSE_BRANCH = "main"
 #: An assignment's source (solutions/) carries them into its release (assignments/).
 COLAB_NOTEBOOKS = (
     "lectures/05_*.ipynb",
+    "lectures/05b_*.ipynb",
     "lectures/06_*.ipynb",
     "lectures/07_*.ipynb",
     "lectures/08_*.ipynb",

@@ -283,7 +283,7 @@ def _ours(cell: dict) -> bool:
 
 def test_the_tool_inserts_the_cells_once_and_leaves_the_rest(course_copy):
     paths = colab_cells.notebooks(course_copy)
-    assert len(paths) == len(_course.COLAB_NOTEBOOKS) == 5
+    assert len(paths) == len(_course.COLAB_NOTEBOOKS) == 6
     original = {p: json.loads(p.read_text()) for p in paths}
     check = _tool("--check", "--course", str(course_copy))
     already = {p for p in paths if any(_ours(c) for c in original[p]["cells"])}
