@@ -227,6 +227,22 @@ def test_readme_course_map_lists_every_lecture():
     assert not missing, f"README course map does not list {missing}"
 
 
+def test_lecture_02_exercise_1_answer_names_the_pixels_behind_the_10s():
+    """Of the 10s in the box table's last two rows, all come from the isolated pixel I[8, 2] but h[6, 7]: the corner."""
+    import numpy as np
+
+    from cnnkit import ops
+    from cnnkit.ops import filters
+
+    image = filters.lecture_box_example()
+    table = np.round(ops.correlate2d(image, filters.box(3)))
+    sources = {(m, n): [(r, c) for r in range(m, m + 3) for c in range(n, n + 3) if image[r, c]]
+               for m in (6, 7) for n in range(table.shape[1]) if table[m, n] == 10}
+    assert sources == {(6, 0): [(8, 2)], (6, 7): [(6, 7)], (7, 0): [(8, 2)], (7, 1): [(8, 2)], (7, 2): [(8, 2)]}
+    answer = _exercises_text(_read(LECTURES_DIR / "02_convolutional_layer.ipynb"))
+    assert "`I[6, 7] = 90`" in answer and "`h[7, 0]`, `h[7, 1]` and `h[7, 2]`" in answer
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LECTURES, ids=ids)
 def test_executes_top_to_bottom(path: Path):
