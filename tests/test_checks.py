@@ -596,6 +596,23 @@ def test_conv2d_parts_charge_stride_and_the_core_separately():
         check(conv2d_no_bias, name="conv2d", part="strides")
 
 
+def test_train_mistakes_are_recognised_on_a_right_network_only():
+    """train's mistakes are stored as trajectories on the a3 network: with a network that computes
+    other gradients (a wrong loss_and_grads), a wrong train is still caught, judged on that network,
+    but no stored trajectory fits it, so no mistake is named rather than a wrong one."""
+    m = next(m for m in MISTAKES if m.id == "train.no_shuffle")
+
+    def doubled(params, x, y):
+        loss, grads = loss_and_grads(params, x, y)
+        return loss, {k: 2 * g for k, g in grads.items()}
+
+    right = check(m.in_notebook(loss_and_grads=loss_and_grads), name="train", loss_and_grads=loss_and_grads)
+    other = check(m.in_notebook(loss_and_grads=doubled), name="train", loss_and_grads=doubled)
+    assert right.mistake == m.id
+    assert not other.passed and other.mistake is None and "known mistake" not in other.message
+    assert check(CORRECT["train"], loss_and_grads=doubled).passed is False  # it calls the notebook's own network
+
+
 def test_pair_mistake_seen_from_the_other_function():
     """A backward that copies dout to the whole window, seen from check(forward, backward=...)."""
     m = next(m for m in MISTAKES if m.id == "max_pool2x2_backward.broadcast")

@@ -449,16 +449,18 @@ def behaves_like(func: Callable, calls: list[tuple[tuple, dict]], error: type[Ex
 
 @pytest.fixture(scope="module")
 def notebooks():
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    previous = os.environ.get("NBGRADER_EXECUTION")
-    os.environ["NBGRADER_EXECUTION"] = "autograde"     # the run size grading uses (small)
+    settings = {"NBGRADER_EXECUTION": "autograde",   # the run size grading uses (small)
+                "MPLBACKEND": "Agg"}
+    previous = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
     try:
         yield {a: Notebook(a) for a in ASSIGNMENTS}
     finally:
-        if previous is None:
-            os.environ.pop("NBGRADER_EXECUTION", None)
-        else:
-            os.environ["NBGRADER_EXECUTION"] = previous
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.mark.slow
