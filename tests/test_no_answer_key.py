@@ -181,17 +181,18 @@ def package_candidates() -> list[Candidate]:
                 strings.setdefault(text, path.name)
     for text, where in strings.items():
         found.extend(_from_string(text, where))
-    for info in pkgutil.walk_packages(cnnkit.checks.__path__, "cnnkit.checks."):
-        module = __import__(info.name, fromlist=["_"])
-        for modname, mod in (("cnnkit.checks", cnnkit.checks), (info.name, module)):
-            for attr, obj in sorted(vars(mod).items()):
-                if inspect.isfunction(obj) and obj.__module__ == modname:
-                    found.append(Candidate(f"imported {modname}.{attr}", lambda ns, name, obj=obj: obj))
-                elif inspect.isclass(obj) and obj.__module__ == modname:
-                    for meth_name, meth in sorted(vars(obj).items()):
-                        if inspect.isfunction(meth):
-                            found.append(Candidate(f"imported {modname}.{attr}.{meth_name}",
-                                                   lambda ns, name, meth=meth: meth))
+    modules = [cnnkit.checks] + [__import__(info.name, fromlist=["_"])
+                                 for info in pkgutil.walk_packages(cnnkit.checks.__path__, "cnnkit.checks.")]
+    for mod in modules:
+        modname = mod.__name__
+        for attr, obj in sorted(vars(mod).items()):
+            if inspect.isfunction(obj) and obj.__module__ == modname:
+                found.append(Candidate(f"imported {modname}.{attr}", lambda ns, name, obj=obj: obj))
+            elif inspect.isclass(obj) and obj.__module__ == modname:
+                for meth_name, meth in sorted(vars(obj).items()):
+                    if inspect.isfunction(meth):
+                        found.append(Candidate(f"imported {modname}.{attr}.{meth_name}",
+                                               lambda ns, name, meth=meth: meth))
     return found
 
 
@@ -498,6 +499,30 @@ def test_no_function_of_the_checks_package_earns_hidden_points(notebooks, assign
                 problems.append(f"{candidate.label} as {function} passes the hidden tests of {sorted(gained)}")
     assert not problems, "\n".join(problems)
     print(f"{assignment}: {len(candidates)} candidates; {len(ran)} (candidate, function) pairs ran the notebook")
+
+
+@pytest.mark.slow
+def test_the_harness_catches_a_solution_pasted_or_hidden_in_a_string(notebooks):
+    """The comparison can fail: a right conv_output_size, pasted from source or defined by a string
+    constant, passes the hidden tests that zeros fail."""
+    nb = notebooks["a1_convolution"]
+    right = textwrap.dedent("""
+        def size(n, kernel_size, stride=1, padding=0) -> int:
+            if kernel_size > n + 2 * padding:
+                raise ValueError("the kernel does not fit")
+            return (n + 2 * padding - kernel_size) // stride + 1
+    """)
+    (from_string,) = _from_string(right, "a string")
+    pasted = _pasted(ast.parse(right).body[0], "a def")
+    name = "conv_output_size"
+    assert nb.hidden_points(name, lambda ns: zeros_function(ns, name)) == {"test_conv_output_size": False}
+    for candidate in (from_string, pasted):
+        assert nb.hidden_points(name, lambda ns: candidate.make(ns, name)) == {"test_conv_output_size": True}
+    never = raising(TypeError, name)
+    calls = Calls()
+    nb.hidden_points(name, lambda ns: calls.recording(never, name))
+    assert calls.seen and behaves_like(never, calls.seen, TypeError)
+    assert not behaves_like(pasted.make(dict(nb.base), name), calls.seen, TypeError)
 
 
 # =========================================================================== through the real grading command
