@@ -16,6 +16,10 @@ c.Execute.timeout = 300
 c.OverwriteCells.add_missing_cells = True
 # Released notebooks are cleared of outputs.
 c.ClearOutput.enabled = True
+# Submissions are rendered in the instructor's browser (formgrader, feedback): nbconvert drops script
+# and event handlers from their HTML and Markdown (the grader also keeps only text and images from a
+# student's outputs).
+c.HTMLExporter.sanitize_html = True
 
 # The grading sandbox (python -m cnnkit grade runs every submission in bubblewrap). Inside an
 # assignment's sandbox these modules raise ImportError, so a graded function cannot hand its work

@@ -52,6 +52,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import json
 import os
 import re
 import secrets
@@ -428,6 +429,69 @@ def attack_three_procs(kit: Kit):
         _procs = [subprocess.Popen([sys.executable, "-c", _hog], stdout=subprocess.PIPE) for _ in range(3)]
         _held = sum(b"held" in p.communicate()[0] for p in _procs)
         print("HELD", _held)
+        '''))
+    return nb
+
+
+# ----------------------------------------------------------------------------------------- round 3 (red team)
+def attack_xss(kit: Kit):
+    """HTML, JavaScript, SVG and Markdown outputs with script, for the instructor's browser (the formgrader
+    renders graded notebooks): the red team's way to run JavaScript, then a shell, as the instructor."""
+    nb = honest(kit)
+    append_code(nb, code('''
+        from IPython.display import HTML, Javascript, SVG, Markdown, display
+        display(HTML("<script>window.__MARK__ = 1</script><img src=x onerror='window.__MARK__=2'>"))
+        display(Javascript("window.__MARK__ = 3"))
+        display(SVG('<svg xmlns="http://www.w3.org/2000/svg"><script>window.__MARK__=4</script></svg>'))
+        display(Markdown("<script>window.__MARK__ = 5</script>"))
+        display({"text/html": "<script>window.__MARK__ = 6</script>", "text/plain": "plain"}, raw=True)
+        ''', mark=kit.marks["xss"]).replace("'" + kit.marks["xss"] + "'", kit.marks["xss"]))
+    return nb
+
+
+def attack_logwrite(kit: Kit):
+    """Writes through the sandbox's inherited file descriptors (its /proc/1/fd/1 was the worker's log)."""
+    nb = honest(kit)
+    append_code(nb, code('''
+        import os
+        for fd in ("0", "1", "2"):
+            try:
+                target = os.readlink("/proc/1/fd/" + fd)
+            except OSError as exc:
+                target = "unreadable"
+            print("FD", fd, target)
+            try:
+                with open("/proc/1/fd/" + fd, "w") as fh:
+                    fh.write("LOGWRITE\\n" * 1000)
+            except OSError:
+                pass
+        '''))
+    return nb
+
+
+def attack_outflood(kit: Kit):
+    """Five display outputs of 30 MB each (the grader keeps 16 MiB of output per notebook)."""
+    nb = honest(kit)
+    append_code(nb, code('''
+        from IPython.display import display
+        for _ in range(5):
+            display({"text/plain": "x" * (30 * 2**20)}, raw=True)
+        '''))
+    return nb
+
+
+def attack_pyc_orphan(kit: Kit):
+    """Loads the compiled copy of a hidden module from __pycache__ (the stub hides only the .py)."""
+    nb = honest(kit)
+    append_code(nb, code('''
+        import glob, importlib.util, marshal, os
+        import cnnkit
+        found = []
+        for path in glob.glob(os.path.join(os.path.dirname(cnnkit.__file__), "**", "__pycache__", "*.pyc"),
+                              recursive=True):
+            if "_geometry" in path or "conv" in path or "pool" in path:
+                found.append(os.path.basename(path))
+        print("PYC-FOUND", len(found), found[:5])
         '''))
     return nb
 
@@ -1404,6 +1468,11 @@ ATTACKS: dict[str, Callable] = {
     "shm_fill": attack_shm_fill,
     "channel_fill": attack_channel_fill,
     "three_procs": attack_three_procs,
+    # round 3 (the red team's, issue 22)
+    "xss": attack_xss,
+    "logwrite": attack_logwrite,
+    "outflood": attack_outflood,
+    "pyc_orphan": attack_pyc_orphan,
 }
 
 
@@ -1637,7 +1706,8 @@ def run(tmp_path_factory) -> Run:
     }
     run_id = secrets.token_hex(4)
     marks = {"hijack": secrets.token_hex(8), "lurker": f"lurk{run_id}",
-             "site_file": f"zz_cnnkit_attack_{run_id}.pth", "forger": f"cnnkit-forger-{run_id}"}
+             "site_file": f"zz_cnnkit_attack_{run_id}.pth", "forger": f"cnnkit-forger-{run_id}",
+             "xss": f"cnnkitXss{run_id}"}
     (course / "instructor_secret.txt").write_text(tokens["course_secret"] + "\n")
     (home / "instructor_secret.txt").write_text(tokens["home_secret"] + "\n")
     (data / "canary.txt").write_text(tokens["data"] + "\n")
@@ -1995,3 +2065,41 @@ def test_memory_is_bounded_for_the_whole_sandbox(run):
     text = _outputs_text(run, "three_procs")
     found = re.search(r"HELD (\d)", text)
     assert (found and int(found.group(1)) < 3) or run.limited("three_procs"), text[-2000:]
+
+
+
+# ----------------------------------------------------------------------------------------- round 3 (red team)
+def test_no_student_script_reaches_the_instructors_browser(run):
+    """Graded notebooks and feedback keep text and images of a student's outputs: no HTML, JS, SVG, Markdown."""
+    assert run.score("xss") == 26.0  # its code is right: only the outputs go
+    mark = run.marks["xss"]
+    for path in run.files("xss", kinds=("feedback",)):  # the code is shown escaped; an output would be raw
+        text = path.read_bytes().decode("utf-8", "replace")
+        for raw in (f"<script>window.{mark}", f"onerror='window.{mark}", f"window.{mark} = 3"):
+            assert raw not in text, (path, raw)
+    nb = nbformat.read(run.course / "autograded" / "xss" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    kinds = {kind for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+             for kind in out.get("data", {})}
+    assert kinds <= {"text/plain", "image/png", "image/jpeg", "image/gif"}, kinds
+    outputs = json.dumps([cell.get("outputs", []) for cell in nb.cells])
+    assert mark not in outputs
+
+
+def test_the_kernel_holds_no_file_of_the_host(run):
+    text = _outputs_text(run, "logwrite")
+    targets = re.findall(r"FD (\d) (\S+)", text)
+    assert len(targets) == 3, text[-2000:]
+    assert all(target in ("/dev/null", "unreadable") for _, target in targets), targets
+    assert run.score("logwrite") == 26.0
+
+
+def test_an_output_flood_is_capped(run):
+    path = run.course / "autograded" / "outflood" / ASSIGNMENT / NOTEBOOK
+    assert path.stat().st_size < 24 << 20
+    assert run.score("outflood") == 26.0
+
+
+def test_compiled_copies_of_hidden_modules_are_hidden_too(run):
+    text = _outputs_text(run, "pyc_orphan")
+    found = re.search(r"PYC-FOUND (\d+)", text)
+    assert found and found.group(1) == "0", text[-2000:]

@@ -52,7 +52,8 @@ def make_runner(folder: Path, answer, **declared) -> tuple[Runner, HostileKernel
     kernel = HostileKernel(folder, answer)
     prepare = Prepare(channel=str(folder), functions=declared.get("functions", ["conv2d"]),
                       values=declared.get("values", ["losses"]), objects=[], factories=[], updates={},
-                      answer_bytes=declared.get("answer_bytes", 8 << 20))
+                      answer_bytes=declared.get("answer_bytes", 8 << 20), salt=declared.get("salt", 12345),
+                      hidden_begin="BEGIN HIDDEN TESTS", hidden_end="END HIDDEN TESTS")
     return Runner(kernel, prepare), kernel
 
 
@@ -258,3 +259,54 @@ def test_the_kernel_never_learns_more_than_it_is_asked(tmp_path):
     request = pickle.loads(base64.b64decode(call.payload))
     assert request["op"] == "call" and request["name"] == "conv2d"
     assert b"SECRET_HIDDEN_TEST" not in base64.b64decode(call.payload)
+
+
+def _requests(kernel) -> list[dict]:
+    import base64
+
+    return [pickle.loads(base64.b64decode(call.payload)) for call in kernel.requests]
+
+
+def test_seeds_of_the_tests_are_salted_for_each_grading(tmp_path):
+    """The inputs a hidden test draws from a fixed seed differ from one grading to the next, so a table of
+    answers harvested in one run is worth nothing in the next; the kit's own seeded cases stay as they are."""
+    cell = "_rng = np.random.default_rng(1234)\nconv2d(_rng.normal(size=3))"
+    seen = []
+    for salt in (1, 2):
+        runner, kernel = make_runner(tmp_path, lambda p: Path(f"{p}.json").write_bytes(_json({"value": None})),
+                                     salt=salt)
+        runner.run(RunCell("setup", SETUP, False))
+        assert runner.run(RunCell("t", cell, True)).error is None
+        seen.append(_requests(kernel)[0]["args"][0])
+    assert not np.allclose(seen[0], seen[1])
+    np.testing.assert_array_equal(np.random.default_rng(1234).normal(size=3),
+                                  np.random.Generator(np.random.PCG64(1234)).normal(size=3))
+
+
+def test_a_failed_hidden_assertion_keeps_its_values_to_itself(tmp_path):
+    runner, _ = make_runner(tmp_path, lambda p: Path(f"{p}.json").write_bytes(_json({"value": {"$float": "1.0"}})))
+    runner.run(RunCell("setup", SETUP, False))
+    visible = runner.run(RunCell("v", "np.testing.assert_allclose(conv2d(x), 2.5)", True)).error
+    assert "2.5" in visible["evalue"]
+    cell = "x0 = 1\n### BEGIN HIDDEN TESTS\nnp.testing.assert_allclose(conv2d(x), 31.4159)\n### END HIDDEN TESTS\n"
+    hidden = runner.run(RunCell("h", cell, True)).error
+    assert hidden["ename"] == "AssertionError" and "31.41" not in json.dumps(hidden)
+
+
+def test_a_prerequisites_verdict_is_decided_once(tmp_path):
+    """check(correlate2d) in a later cell gives the verdict of correlate2d's own cell, even if the function
+    now misbehaves (a stateful 'echo' that fails on purpose where a dependent function is judged)."""
+    from cnnkit.checks import check as real_check
+
+    calls = iter(range(10**6))
+
+    def answer(prefix: Path) -> None:
+        n = next(calls)
+        Path(f"{prefix}.json").write_bytes(_json({"value": 0} if n > 40 else {"raise": {"type": "ValueError"}}))
+
+    runner, kernel = make_runner(tmp_path, answer, functions=["conv_output_size"])
+    runner.run(RunCell("setup", SETUP + "from cnnkit.checks import check\n", False))
+    first = runner.run(RunCell("a", "r1 = check(conv_output_size)\nprint(r1.passed)", True))
+    later = runner.run(RunCell("b", "r2 = check(conv_output_size)\nprint(r2.passed)", True))
+    assert first.stdout == later.stdout
+    assert real_check is not runner.namespace["check"]

@@ -327,3 +327,24 @@ def test_grade_writes_the_flag_and_the_page(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     rows = {r["student"]: r for r in csv.DictReader((root / f"grading_report_{ASSIGNMENT}.csv").open())}
     assert all(r["similarity"] == "" for r in rows.values())
+
+
+def test_one_unreadable_hand_in_does_not_switch_the_report_off_for_the_class(tmp_path):
+    """The red team's 'simbreak': an unused 600-term sum inside a function overflows the parser's recursion;
+    that student is marked 'not compared' and the copies of the others are still flagged."""
+    body = ORIGINAL.replace('    """Valid correlation."""\n', '    """Valid correlation."""\n    _unused = '
+                            + "+".join(["0"] * 600) + "\n")
+    copy = DISGUISED.replace("import numpy\n", "")
+    course = write_course(tmp_path / "course", REPO, {"breaker": {"correlate2d": body},
+                                                      "alice": {"correlate2d": ORIGINAL},
+                                                      "bob": {"correlate2d": copy}})
+    import sys as _sys
+
+    limit = _sys.getrecursionlimit()
+    _sys.setrecursionlimit(400)  # the grader's own limit may be higher: make the parser overflow here
+    try:
+        check = check_class(course, ASSIGNMENT)
+    finally:
+        _sys.setrecursionlimit(limit)
+    assert "not compared" in check.flags["breaker"]
+    assert "bob" in check.flags.get("alice", "") or "alice" in check.flags.get("bob", "")

@@ -191,6 +191,9 @@ class Prepare(_Message):
     factories: list[str]
     updates: dict
     answer_bytes: int
+    salt: int                # mixed into the seeds the instructor's cells use: new inputs every grading run
+    hidden_begin: str        # the markers of hidden tests: a failure there is reported without its message
+    hidden_end: str
 
 
 @dataclass(frozen=True)

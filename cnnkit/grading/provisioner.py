@@ -12,6 +12,7 @@ one JSON line per kernel, to the spec's ``events`` file when the kernel is clean
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,10 @@ class SandboxProvisioner(LocalProvisioner):
         remove_cgroups(getattr(self, "_cgroups", []))
         self._spec = spec
         self._cgroups = make_cgroups(spec.limits)
-        # bwrap starts with an empty environment (its own /proc/1/environ is visible inside)
+        # bwrap starts with an empty environment (its own /proc/1/environ is visible inside), and with no
+        # file of the host open: its /proc/1/fd would otherwise lead the kernel to the worker's log
         kwargs["env"] = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        kwargs["stdin"] = kwargs["stdout"] = kwargs["stderr"] = subprocess.DEVNULL
         return await super().launch_kernel(bwrap_command(spec, cmd, cgroups=self._cgroups), **kwargs)
 
     async def cleanup(self, restart: bool = False) -> None:

@@ -18,6 +18,13 @@ time. This runner
   (``train(params, ...)``) returns them in its answer, read with :func:`cnnkit.checks.call_updating`;
 * hands the worker, per cell, only what it printed, its error and what ``check()`` found.
 
+Three things keep a submission from learning the hidden tests by watching them: the seeds the
+instructor's cells pass to ``np.random.default_rng`` and ``torch.manual_seed`` are mixed with a secret
+drawn for each grading (the kernel sees the inputs of this run only: no table of answers survives to
+the next); a failed assertion inside hidden tests is reported without its message (numpy's would
+show the expected values); and ``check(f).passed`` is decided once, in the first cell that asks, so a
+prerequisite cannot pass its own cell and then fail on purpose where a later cell is judged on it.
+
 Whatever it is fooled into, it can only change the verdicts of the submission it runs for.
 """
 from __future__ import annotations
@@ -245,6 +252,9 @@ class Runner:
 
     def __init__(self, channel: Channel, prepare: Prepare) -> None:
         self.session = KernelSession(channel, Path(prepare.channel), Budget(prepare.answer_bytes))
+        self.salt, self.hidden = prepare.salt, (prepare.hidden_begin, prepare.hidden_end)
+        _salt_numpy_seeds(self.salt)
+        self._torch_salted = False
         self.values = set(prepare.values)
         self.objects = set(prepare.objects)
         self.namespace: dict = {"__name__": "__cnnkit_tests__", "__builtins__": builtins}
@@ -272,8 +282,19 @@ class Runner:
         except (CellTimeoutError, KernelDied) as exc:
             error = _error(exc, filename)
         except Exception as exc:  # noqa: BLE001 - a failed test is an output, as in a kernel
-            error = _error(exc, filename)
+            error = _error(exc, filename, hidden_lines(cell.source, *self.hidden) if cell.graded else set())
+        finally:
+            self._after_cell()
         return CellDone(cell.grade_id, printed.getvalue()[-100_000:], error, [_check_record(r) for r in found])
+
+    def _after_cell(self) -> None:
+        """Once the set-up has imported them: salt torch's seeds, and decide each ``check(f)`` once."""
+        if not self._torch_salted and "torch" in sys.modules:
+            self._torch_salted = True
+            _salt_torch_seeds(self.salt)
+        check = self.namespace.get("check")
+        if check is not None and not isinstance(check, _CheckOnce) and _is_kit_check(check):
+            self.namespace["check"] = _CheckOnce(check)
 
     def _bind_student_names(self, tree: ast.AST) -> None:
         """Declared functions always; declared values and objects as the kernel has them now."""
@@ -295,6 +316,86 @@ class Runner:
             except KeyError:
                 continue
             self.namespace[name] = StudentObject(self.session, ref, name)
+
+
+def _from_a_cell(depth: int = 2) -> bool:
+    """Whether the function calling ours was called by an instructor cell's own code."""
+    try:
+        return sys._getframe(depth).f_code.co_filename.startswith("<cell ")
+    except ValueError:
+        return False
+
+
+def _salted(salt: int, seed: Any) -> Any:
+    import numpy as np
+
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return [salt, int(seed) & (2**63 - 1)]
+    return seed
+
+
+def _salt_numpy_seeds(salt: int) -> None:
+    """``np.random.default_rng(seed)`` called by an instructor cell gets ``[salt, seed]`` (other callers: as asked)."""
+    import numpy as np
+
+    original = getattr(np.random.default_rng, "__wrapped__", np.random.default_rng)
+
+    def default_rng(seed=None):
+        return original(_salted(salt, seed) if _from_a_cell() else seed)
+
+    default_rng.__wrapped__ = original
+    default_rng.__doc__ = original.__doc__
+    np.random.default_rng = default_rng
+
+
+def _salt_torch_seeds(salt: int) -> None:
+    """The same for ``torch.manual_seed``; and the generator the set-up seeded moves on from a salted state."""
+    import torch
+
+    original = getattr(torch.manual_seed, "__wrapped__", torch.manual_seed)
+
+    def manual_seed(seed):
+        if _from_a_cell() and isinstance(seed, int) and not isinstance(seed, bool):
+            seed = (salt ^ (seed * 0x9E3779B97F4A7C15)) & (2**63 - 1)
+        return original(seed)
+
+    manual_seed.__wrapped__ = original
+    torch.manual_seed = manual_seed
+    original(salt & (2**63 - 1))
+
+
+def _is_kit_check(check: Any) -> bool:
+    return getattr(check, "__module__", "") == "cnnkit.checks" and getattr(check, "__name__", "") == "check"
+
+
+class _CheckOnce:
+    """``check()`` with each verdict on a student's function decided once per grading (see the module doc)."""
+
+    def __init__(self, check: Any) -> None:
+        self.check, self.verdicts = check, {}
+
+    def __call__(self, func: Any, name: str | None = None, **helpers: Any) -> Any:
+        if not isinstance(func, StudentFunction):
+            return self.check(func, name, **helpers)
+        key = (func.__name__, name, tuple(sorted(
+            (k, ("student", v.__name__) if isinstance(v, StudentFunction) else ("value", repr(v)))
+            for k, v in helpers.items())))
+        if key not in self.verdicts:
+            self.verdicts[key] = self.check(func, name, **helpers)
+        return self.verdicts[key]
+
+
+def hidden_lines(source: str, begin: str, end: str) -> set[int]:
+    """Line numbers (from 1) of a cell that lie inside its hidden-test blocks."""
+    inside, lines = False, set()
+    for number, line in enumerate(source.splitlines(), start=1):
+        if begin in line:
+            inside = True
+        elif end in line:
+            inside = False
+        elif inside:
+            lines.add(number)
+    return lines
 
 
 @contextlib.contextmanager
@@ -324,13 +425,26 @@ def _check_record(result: Any) -> dict:
             "lecture": text(getattr(result, "lecture", None), 500), "message": text(getattr(result, "message", None))}
 
 
-def _error(exc: BaseException, filename: str) -> dict:
-    """The cell's error as nbformat wants it, its traceback cut to the instructor cell's own frames."""
+def _error(exc: BaseException, filename: str, hidden: set[int] = frozenset()) -> dict:
+    """The cell's error as nbformat wants it, its traceback cut to the instructor cell's own frames.
+
+    A failed assertion on a line of the hidden tests keeps only its type: its message (numpy's
+    ``DESIRED: array(...)``) would show the student the expected values.
+    """
+    from ..integrity import IntegrityError
+
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    evalue = str(exc)
+    if (frames and frames[-1].lineno in hidden and isinstance(exc, AssertionError)
+            and not isinstance(exc, IntegrityError)):
+        evalue = "a hidden test failed (its expected values are not shown)"
+        exc = AssertionError(evalue)
     lines = ["Traceback (most recent call last):"] if frames else []
-    lines += [line.rstrip("\n") for line in traceback.format_list(frames)]
+    for frame in frames:  # a hidden line is named by its number, never quoted
+        lines.append(f'  File "{frame.filename}", line {frame.lineno}'
+                     + ("" if frame.lineno in hidden or not frame.line else f"\n    {frame.line}"))
     lines += [line.rstrip("\n") for line in traceback.format_exception_only(type(exc), exc)]
-    return {"ename": type(exc).__name__, "evalue": str(exc)[:20_000], "traceback": [l[:20_000] for l in lines[-60:]]}
+    return {"ename": type(exc).__name__, "evalue": evalue[:20_000], "traceback": [l[:20_000] for l in lines[-60:]]}
 
 
 def serve(channel: Channel) -> None:

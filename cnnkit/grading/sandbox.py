@@ -279,13 +279,17 @@ def _hide_modules(spec: SandboxSpec) -> list[str]:
     stub_dir = (spec.private_dir / "stubs").resolve()
     stub_dir.mkdir(parents=True, exist_ok=True)
     functions: dict[Path, list[str]] = {}
+    pycache_dirs: set[Path] = set()
+    hidden_packages: list[Path] = []
     for name in spec.hidden_modules:
         resolved = resolve_hidden(name)
         if resolved is None:
             raise ValueError(f"hidden module {name!r} is no installed module and no function of one")
         module, func = resolved
         if func is not None:
-            functions.setdefault(module_location(module)[0], []).append(func)
+            path = module_location(module)[0]
+            functions.setdefault(path, []).append(func)
+            pycache_dirs.add(path.parent / "__pycache__")
             continue
         found = module_location(name)
         if found is None:  # a compiled module: nothing to stub by file
@@ -294,13 +298,20 @@ def _hide_modules(spec: SandboxSpec) -> list[str]:
         stub = stub_dir / f"{name}.py"
         stub.write_text(_stub_source(name))
         if is_package:
+            hidden_packages.append(path)
             args += ["--tmpfs", str(path), "--ro-bind", str(stub), str(path / "__init__.py")]
         else:
             args += ["--ro-bind", str(stub), str(path)]
+            pycache_dirs.add(path.parent / "__pycache__")
     for index, (path, names) in enumerate(sorted(functions.items())):
         stub = stub_dir / f"partial-{index}-{path.name}"
         stub.write_text(without_functions(path.read_text(encoding="utf-8"), names))
         args += ["--ro-bind", str(stub), str(path)]
+    # compiled copies of a hidden file sit in its folder's __pycache__: hide those folders too (the other
+    # modules there are compiled again when imported: nothing is written, PYTHONDONTWRITEBYTECODE)
+    for folder in sorted(pycache_dirs):
+        if folder.is_dir() and not any(str(folder).startswith(str(hidden) + os.sep) for hidden in hidden_packages):
+            args += ["--tmpfs", str(folder)]
     return args
 
 

@@ -46,6 +46,15 @@ from .policy import Limits
 
 #: Seconds the runner may take to start (imports) and to answer beyond a cell's own limit.
 RUNNER_GRACE = 60.0
+#: Output kinds kept from the student's kernel. Graded notebooks and feedback pages are opened in the
+#: instructor's browser (the formgrader): HTML, SVG, JavaScript, Markdown and widget views could run
+#: a student's script there, so they are replaced by a line saying so.
+SAFE_MIME_TYPES = ("text/plain", "image/png", "image/jpeg", "image/gif")
+#: Output the worker keeps from one notebook of a student, and the largest single message it accepts
+#: from the kernel (a larger one is dropped by ZeroMQ before it reaches the worker's memory).
+MAX_OUTPUT_BYTES = 16 << 20
+MAX_MESSAGE_BYTES = 32 << 20
+_OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error", "update_display_data")
 
 
 class RunnerFailed(RuntimeError):
@@ -80,6 +89,8 @@ class TrustedExecute(Execute):
         self._runner: RunnerProcess | None = None
         self._setup_done = False
         self._kernel_died = False
+        self._output_bytes = 0
+        self._flood_noted = False
         self.diagnoses: dict[str, dict] = {}
         base = Path(self.temp_dir) if self.temp_dir else Path("/tmp")
         base.mkdir(parents=True, exist_ok=True)
@@ -91,7 +102,8 @@ class TrustedExecute(Execute):
         if restored:
             self._record({"restored": restored})
         try:
-            self._runner = RunnerProcess(self._channel, self._base / "runner", self._limits, self.sandboxed)
+            self._runner = RunnerProcess(self._channel, self._base / "runner", self._limits, self.sandboxed,
+                                         (self.begin_hidden, self.end_hidden))
             self._runner.prepare(self.declared)
             return super().preprocess(nb, resources, km)
         finally:
@@ -124,6 +136,13 @@ class TrustedExecute(Execute):
                 fh.write(json.dumps({"notebook": self._notebook, **finding}) + "\n")
 
     def create_kernel_manager(self):
+        km = self._create_kernel_manager()
+        import zmq
+
+        km.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)  # every socket to this kernel
+        return km
+
+    def _create_kernel_manager(self):
         from jupyter_client.manager import AsyncKernelManager
 
         if not self.kernel_name:
@@ -146,6 +165,29 @@ class TrustedExecute(Execute):
                                      connection_file=str(self._channel / "kernel.json"),
                                      kernel_spec_manager=sandboxed_kernel_spec_manager(spec_file, events))
         return self.km
+
+    # -- the kernel's outputs ---------------------------------------------------------------
+    def process_message(self, msg, cell, cell_index):
+        """nbclient's handling of one kernel message, with the student's outputs made safe and bounded."""
+        msg_type = msg.get("msg_type")
+        if msg_type in _OUTPUT_TYPES:
+            content = msg.get("content") or {}
+            if isinstance(content.get("data"), dict):
+                content["data"] = _safe_data(content["data"])
+                content["metadata"] = {}
+            self._output_bytes += _output_size(content)
+            if self._output_bytes > MAX_OUTPUT_BYTES:
+                if not self._flood_noted:
+                    self._flood_noted = True
+                    cell.outputs.append(NotebookNode(output_type="stream", name="stderr", text=(
+                        f"[the grader keeps {MAX_OUTPUT_BYTES >> 20} MiB of output per notebook: the rest is "
+                        "dropped]\n")))
+                if msg_type != "error":
+                    return None
+        return super().process_message(msg, cell, cell_index)
+
+    def handle_comm_msg(self, outs, msg, cell_index):  # noqa: D102 - widgets are not kept in graded notebooks
+        return None
 
     # -- cells ------------------------------------------------------------------------------
     def preprocess_cell(self, cell, resources, index):
@@ -286,8 +328,13 @@ class TrustedExecute(Execute):
 class RunnerProcess:
     """The test runner's process (sandboxed or not) and the worker's end of its conversation."""
 
-    def __init__(self, channel: Path, private: Path, limits: Limits, sandboxed: bool) -> None:
+    def __init__(self, channel: Path, private: Path, limits: Limits, sandboxed: bool,
+                 hidden: tuple[str, str] = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")) -> None:
+        import secrets
+
         self.channel, self.private, self.limits, self.sandboxed = channel, private, limits, sandboxed
+        self.hidden = hidden
+        self.salt = secrets.randbits(62)  # one per submission: its hidden inputs are seen once
         self._cgroups: list[Path] = []
         self.events: list[str] = []
         self._start()
@@ -322,7 +369,8 @@ class RunnerProcess:
         self._send(Prepare(channel=str(self.channel), functions=list(declared.get("functions", ())),
                            values=list(declared.get("values", ())), objects=list(declared.get("objects", ())),
                            factories=list(declared.get("factories", ())), updates=dict(declared.get("updates", {})),
-                           answer_bytes=self.limits.answer_bytes))
+                           answer_bytes=self.limits.answer_bytes, salt=self.salt, hidden_begin=self.hidden[0],
+                           hidden_end=self.hidden[1]))
         self._receive((Ready,), time.monotonic() + RUNNER_GRACE)
 
     def run(self, cell: RunCell, deadline: float, relay) -> CellDone:
@@ -504,6 +552,27 @@ def _trusted_cells(resources) -> dict[str, tuple[str, bool]]:
         graded = {cell.name for cell in notebook.grade_cells}
         return {cell.name: (cell.source, cell.name in graded)
                 for cell in notebook.source_cells if cell.locked and cell.cell_type == "code"}
+
+
+def _safe_data(data: dict) -> dict:
+    """A display output's data with only the kinds a browser shows without running anything."""
+    kept = {kind: value for kind, value in data.items() if kind in SAFE_MIME_TYPES and isinstance(value, str)}
+    if len(kept) < len(data) and "text/plain" not in kept:
+        kept["text/plain"] = "[an HTML / JavaScript / SVG / widget output: not kept in graded notebooks]"
+    return kept
+
+
+def _output_size(content: dict) -> int:
+    size = len(content.get("text") or "") if isinstance(content.get("text"), str) else 0
+    data = content.get("data")
+    if isinstance(data, dict):
+        size += sum(len(v) for v in data.values() if isinstance(v, str))
+    for key in ("evalue", "ename"):
+        if isinstance(content.get(key), str):
+            size += len(content[key])
+    if isinstance(content.get("traceback"), list):
+        size += sum(len(t) for t in content["traceback"] if isinstance(t, str))
+    return size
 
 
 def _first_line(error: dict | None) -> str | None:

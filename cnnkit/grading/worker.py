@@ -68,6 +68,7 @@ def _scratch_config(course: Path, scratch: Path, task: Task):
     cfg.CourseDirectory.feedback_directory = os.path.relpath(scratch / "feedback", course)
     cfg.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
     cfg.OverwriteCells.add_missing_cells = True
+    cfg.HTMLExporter.sanitize_html = True  # feedback pages: no student script in the HTML, whatever the course says
     if task.cell_timeout is not None:
         cfg.Execute.timeout = task.cell_timeout
     # nbgrader's own steps, with its Execute replaced by the trusted, sandboxed one

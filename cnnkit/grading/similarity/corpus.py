@@ -56,7 +56,7 @@ def _parsed_cells(path: Path, wanted: set[str] | None = None) -> list[tuple[int,
         if wanted is None or "import" in code or ("def " in code and any(name in code for name in wanted)):
             try:
                 tree = ast.parse(code)
-            except (SyntaxError, ValueError):
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
                 tree = None
         found.append((index, code, meta, tree))
     return found
