@@ -85,7 +85,7 @@ TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
 AUTO_POINTS = 26.0
 #: What the controls must score, autograded points only.
 CONTROL_SCORES = {"honest": 26.0, "untouched": 0.0, "wrong": 11.0, "conv2d_none": 16.0,
-                  "setup_moved_honest": 26.0, "setup_deleted_honest": 26.0}
+                  "setup_moved_honest": 26.0, "setup_deleted_honest": 26.0, "tamper_metadata": 26.0}
 #: Words the report may use for a submission stopped by a limit of the sandbox.
 LIMIT_WORDS = ("resource limit", "kernel died", "timeout", "error")
 #: The course's bounds in this run: the round-2 attacks are measured against them.
@@ -477,6 +477,20 @@ def attack_outflood(kit: Kit):
         for _ in range(5):
             display({"text/plain": "x" * (30 * 2**20)}, raw=True)
         '''))
+    return nb
+
+
+def tamper_metadata(kit: Kit):
+    """Control: the model solution with a test cell's nbgrader metadata edited (no longer graded, 500 points)
+    and another test turned into markdown: restored from the release, full marks, and the row says so."""
+    nb = honest(kit)
+    cell = cell_by_id(nb, "test_conv_output_size")
+    cell.metadata["nbgrader"]["grade"] = False
+    cell.metadata["nbgrader"]["points"] = 500
+    other = cell_by_id(nb, "test_conv_param_count")
+    other.cell_type = "markdown"
+    other.pop("outputs", None)
+    other.pop("execution_count", None)
     return nb
 
 
@@ -1436,7 +1450,7 @@ def attack_leak_hidden(kit: Kit):
 
 CONTROLS: dict[str, Callable] = {"honest": honest, "untouched": untouched, "wrong": wrong, "conv2d_none": conv2d_none,
                                  "zeros": zeros, "setup_moved_honest": setup_moved_honest,
-                                 "setup_deleted_honest": setup_deleted_honest}
+                                 "setup_deleted_honest": setup_deleted_honest, "tamper_metadata": tamper_metadata}
 ATTACKS: dict[str, Callable] = {
     "patch_testing": attack_patch_testing,
     "null_forbid": attack_null_forbid,

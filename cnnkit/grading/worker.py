@@ -181,6 +181,9 @@ def _autograde(cfg, scratch: Path, assignment: str, student: str) -> Answer:
         nb = nbformat.read(submitted / f"{name}.ipynb", as_version=4)
         findings = tampered_cells(nb, facts.locked[name], **_delimiters(cfg))
         answer.tampered += [f"{name}: {finding}" for finding in findings]
+        if _restore_metadata(nb, _release_dir(cfg, assignment) / f"{name}.ipynb"):
+            nbformat.write(nb, submitted / f"{name}.ipynb")  # the hand-in's safe copy, never the course's
+            answer.restored.append(f"{name}: nbgrader metadata of read-only or graded cells")
 
     outcome = run_converter(Autograde, coursedir, cfg)
     answer.log = ((outcome.get("log") or "") + (outcome.get("error") or ""))[-20000:]
@@ -201,6 +204,50 @@ def _autograde(cfg, scratch: Path, assignment: str, student: str) -> Answer:
     else:
         answer.feedback_error = (feedback.get("error") or feedback.get("log") or "")[-2000:]
     return answer
+
+
+def _release_dir(cfg, assignment: str) -> Path:
+    from .nbgrader_glue import make_coursedir
+
+    coursedir = make_coursedir(cfg, assignment_id=assignment)
+    return Path(coursedir.format_path(cfg.CourseDirectory.get("release_directory", "release"), ".", assignment))
+
+
+def _restore_metadata(nb, source: Path) -> bool:
+    """Give every cell the release knows (by grade id) the release's nbgrader metadata and cell type.
+
+    nbgrader restores a read-only cell's source but stops at a cell whose metadata was edited (say
+    ``"grade": false`` on a test): the whole notebook would fail to grade. Returns whether anything changed.
+    """
+    import copy
+
+    import nbformat
+
+    if not source.exists():
+        return False
+    known = {}
+    for cell in nbformat.read(source, as_version=4).cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade_id"):
+            known[meta["grade_id"]] = (cell.cell_type, meta)
+    changed = False
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid not in known:
+            continue
+        kind, meta = known[gid]
+        if cell.metadata.get("nbgrader") != meta or cell.cell_type != kind:
+            cell.metadata["nbgrader"] = copy.deepcopy(meta)
+            if cell.cell_type != kind:
+                cell.cell_type = kind
+                if kind == "code":
+                    cell.setdefault("outputs", [])
+                    cell.setdefault("execution_count", None)
+                else:
+                    cell.pop("outputs", None)
+                    cell.pop("execution_count", None)
+            changed = True
+    return changed
 
 
 def _read_findings(path: Path, answer: Answer) -> None:
