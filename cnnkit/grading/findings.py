@@ -173,6 +173,7 @@ def classify_failure(log: str) -> tuple[str, str]:
         pattern = _TIMED_OUT
     else:
         status, pattern = ERROR, re.compile(r"(Error|Exception)\b")
-    telling = [line for line in lines if pattern.search(line) and not line.startswith("File ")]
+    telling = [line for line in lines if pattern.search(line) and not line.startswith("File ")
+               and "NbGraderException" not in line]  # nbgrader's own wrapper says only "see above"
     message = (telling[-1] if telling else (lines[-1] if lines else "no log"))
     return status, message[:300]
