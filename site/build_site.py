@@ -28,6 +28,13 @@ mermaid, MathJax), plus the site's navigation; MathJax is served from the site i
 ``find_remote_references`` checks every written page: a page that would load anything from the
 network fails the build.
 
+Two things nbconvert alone gets wrong for these lectures. An exercise's answer is markdown inside
+``<details><summary>Answer</summary> ... </details>``; nbconvert closes the ``<details>`` right after
+its summary, so every answer would show. ``fold_answers`` renders the markdown inside first and
+writes the element as one HTML block: folded until its summary is clicked. And a page is centred,
+at most ``PAGE_WIDTH_PX`` wide, its figures at most ``FIGURE_WIDTH_PX``: the width the kit's
+figures are drawn for (``tests/test_figures.py`` checks their text is readable there).
+
 Links: "Open in JupyterLab" points at ``/lab/tree/lectures/NAME.ipynb`` (a path on the server the
 site is served from; ``--lab-url`` changes the prefix, e.g. for a JupyterHub), "Download" at the
 copy in ``notebooks/``.
