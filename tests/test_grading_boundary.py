@@ -269,15 +269,19 @@ def _requests(kernel) -> list[dict]:
 
 def test_seeds_of_the_tests_are_salted_for_each_grading(tmp_path):
     """The inputs a hidden test draws from a fixed seed differ from one grading to the next, so a table of
-    answers harvested in one run is worth nothing in the next; the kit's own seeded cases stay as they are."""
-    cell = "_rng = np.random.default_rng(1234)\nconv2d(_rng.normal(size=3))"
+    answers harvested in one run is worth nothing in the next; visible tests and the kit's own seeded cases
+    keep their seeds."""
+    cell = ("conv2d(np.random.default_rng(1234).normal(size=3))\n### BEGIN HIDDEN TESTS\n"
+            "_rng = np.random.default_rng(1234)\nconv2d(_rng.normal(size=3))\n### END HIDDEN TESTS\n")
     seen = []
     for salt in (1, 2):
         runner, kernel = make_runner(tmp_path, lambda p: Path(f"{p}.json").write_bytes(_json({"value": None})),
                                      salt=salt)
         runner.run(RunCell("setup", SETUP, False))
         assert runner.run(RunCell("t", cell, True)).error is None
-        seen.append(_requests(kernel)[0]["args"][0])
+        visible, hidden = (r["args"][0] for r in _requests(kernel))
+        seen.append(hidden)
+        np.testing.assert_array_equal(visible, np.random.Generator(np.random.PCG64(1234)).normal(size=3))
     assert not np.allclose(seen[0], seen[1])
     np.testing.assert_array_equal(np.random.default_rng(1234).normal(size=3),
                                   np.random.Generator(np.random.PCG64(1234)).normal(size=3))

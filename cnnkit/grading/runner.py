@@ -19,7 +19,7 @@ time. This runner
 * hands the worker, per cell, only what it printed, its error and what ``check()`` found.
 
 Three things keep a submission from learning the hidden tests by watching them: the seeds the
-instructor's cells pass to ``np.random.default_rng`` and ``torch.manual_seed`` are mixed with a secret
+hidden tests pass to ``np.random.default_rng`` and ``torch.manual_seed`` are mixed with a secret
 drawn for each grading (the kernel sees the inputs of this run only: no table of answers survives to
 the next); a failed assertion inside hidden tests is reported without its message (numpy's would
 show the expected values); and ``check(f).passed`` is decided once, in the first cell that asks, so a
@@ -269,6 +269,8 @@ class Runner:
     def run(self, cell: RunCell) -> CellDone:
         filename = f"<cell {cell.grade_id}>"
         linecache.cache[filename] = (len(cell.source), None, cell.source.splitlines(True), filename)
+        hidden = hidden_lines(cell.source, *self.hidden) if cell.graded else set()
+        _HIDDEN_LINES[filename] = hidden
         printed = io.StringIO()
         error = None
         found: list = []
@@ -282,7 +284,7 @@ class Runner:
         except (CellTimeoutError, KernelDied) as exc:
             error = _error(exc, filename)
         except Exception as exc:  # noqa: BLE001 - a failed test is an output, as in a kernel
-            error = _error(exc, filename, hidden_lines(cell.source, *self.hidden) if cell.graded else set())
+            error = _error(exc, filename, hidden)
         finally:
             self._after_cell()
         return CellDone(cell.grade_id, printed.getvalue()[-100_000:], error, [_check_record(r) for r in found])
@@ -318,12 +320,21 @@ class Runner:
             self.namespace[name] = StudentObject(self.session, ref, name)
 
 
+#: The hidden-test lines of each cell run so far, by the file name its code is compiled under.
+_HIDDEN_LINES: dict[str, set[int]] = {}
+
+
 def _from_a_cell(depth: int = 2) -> bool:
-    """Whether the function calling ours was called by an instructor cell's own code."""
+    """Whether the function calling ours was called from a hidden-test line of an instructor cell.
+
+    Only hidden tests get salted seeds: the visible ones are the student's to read anyway, and some of
+    their statements hold for the seed they show (a fresh network's loss on *those* four images).
+    """
     try:
-        return sys._getframe(depth).f_code.co_filename.startswith("<cell ")
+        frame = sys._getframe(depth)
     except ValueError:
         return False
+    return frame.f_lineno in _HIDDEN_LINES.get(frame.f_code.co_filename, ())
 
 
 def _salted(salt: int, seed: Any) -> Any:
@@ -335,7 +346,7 @@ def _salted(salt: int, seed: Any) -> Any:
 
 
 def _salt_numpy_seeds(salt: int) -> None:
-    """``np.random.default_rng(seed)`` called by an instructor cell gets ``[salt, seed]`` (other callers: as asked)."""
+    """``np.random.default_rng(seed)`` called by a hidden test gets ``[salt, seed]`` (other callers: as asked)."""
     import numpy as np
 
     original = getattr(np.random.default_rng, "__wrapped__", np.random.default_rng)
@@ -349,7 +360,7 @@ def _salt_numpy_seeds(salt: int) -> None:
 
 
 def _salt_torch_seeds(salt: int) -> None:
-    """The same for ``torch.manual_seed``; and the generator the set-up seeded moves on from a salted state."""
+    """The same for ``torch.manual_seed`` called by a hidden test."""
     import torch
 
     original = getattr(torch.manual_seed, "__wrapped__", torch.manual_seed)
@@ -361,7 +372,6 @@ def _salt_torch_seeds(salt: int) -> None:
 
     manual_seed.__wrapped__ = original
     torch.manual_seed = manual_seed
-    original(salt & (2**63 - 1))
 
 
 def _is_kit_check(check: Any) -> bool:
