@@ -503,7 +503,7 @@ def attack_pyc_orphan(kit: Kit):
         found = []
         for path in glob.glob(os.path.join(os.path.dirname(cnnkit.__file__), "**", "__pycache__", "*.pyc"),
                               recursive=True):
-            if "_geometry" in path or "conv" in path or "pool" in path:
+            if os.sep + "ops" + os.sep in path or "_geometry" in path:   # what a1 hides
                 found.append(os.path.basename(path))
         print("PYC-FOUND", len(found), found[:5])
         '''))
@@ -2089,7 +2089,7 @@ def test_no_student_script_reaches_the_instructors_browser(run):
     mark = run.marks["xss"]
     for path in run.files("xss", kinds=("feedback",)):  # the code is shown escaped; an output would be raw
         text = path.read_bytes().decode("utf-8", "replace")
-        for raw in (f"<script>window.{mark}", f"onerror='window.{mark}", f"window.{mark} = 3"):
+        for raw in (f"<script>window.{mark}", "<img src=x onerror", f"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>"):
             assert raw not in text, (path, raw)
     nb = nbformat.read(run.course / "autograded" / "xss" / ASSIGNMENT / NOTEBOOK, as_version=4)
     kinds = {kind for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
@@ -2101,7 +2101,7 @@ def test_no_student_script_reaches_the_instructors_browser(run):
 
 def test_the_kernel_holds_no_file_of_the_host(run):
     text = _outputs_text(run, "logwrite")
-    targets = re.findall(r"FD (\d) (\S+)", text)
+    targets = re.findall(r"FD (\d) ([^\s\\\"]+)", text)
     assert len(targets) == 3, text[-2000:]
     assert all(target in ("/dev/null", "unreadable") for _, target in targets), targets
     assert run.score("logwrite") == 26.0
