@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 __all__ = ["TORCH_HINT", "TorchMissing", "torch_installed", "is_torch_missing", "require_torch",
-           "optional_torch", "show_hint_in_notebooks"]
+           "optional_torch", "skip_without_torch", "show_hint_in_notebooks"]
 
 #: What to do, after "<this part> needs PyTorch".
 TORCH_HINT = ("which is not installed here: pip install torch "
@@ -66,9 +66,17 @@ def optional_torch(what: str) -> ModuleType | None:
     """
     try:
         return require_torch(what)
-    except TorchMissing as missing:
-        print(f"skipped: {missing}")
+    except TorchMissing:
+        skip_without_torch(what)
         return None
+
+
+def skip_without_torch(what: str) -> None:
+    """Print the one line a lecture shows where it skips ``what`` for want of PyTorch.
+
+    For a lecture's ``if TORCH: ... else: skip_without_torch("section 5")`` guards.
+    """
+    print(f"skipped: {_message(what)}")
 
 
 def _notebook_handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> None:
