@@ -260,6 +260,36 @@ def test_with_torch_installed_the_notebook_hint_stays_off():
     assert proc.stdout.strip().splitlines()[-1] == "()"
 
 
+#: The numpy lectures the light install runs, and how many PyTorch parts each skips with one line.
+NUMPY_LECTURES = {"01_motivations": 1, "02_convolutional_layer": 3, "03_pooling": 0, "03b_explorers": 0,
+                  "04_normalization_and_the_full_system": 3}
+SKIP_LINE = re.compile(r"skipped: .+ needs PyTorch, which is not installed here: pip install torch \(in a notebook: "
+                       r"%pip install torch, then restart the kernel\)")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NUMPY_LECTURES)
+def test_numpy_lectures_run_without_torch(name, tmp_path):
+    """Lectures 01-04 run top to bottom where ``import torch`` fails: each PyTorch part is one line, no traceback."""
+    import nbformat
+    from nbrun import run_notebook
+
+    nb = nbformat.read(REPO / "lectures" / f"{name}.ipynb", as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(NO_TORCH))
+    nb.cells.append(nbformat.v4.new_code_cell('assert "torch" not in sys.modules, "the lecture imported torch"'))
+    copy = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, copy)
+    done = run_notebook(copy, timeout=300, cwd=REPO / "lectures",
+                        env={"CNNKIT_SIZE": "small", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"})
+    outputs = [o for c in done.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"], f"{name}: a cell raised"
+    text = "".join("".join(o.get("text", "")) for o in outputs)
+    assert "Traceback" not in text, text
+    skipped = [line for line in text.splitlines() if "needs PyTorch" in line]
+    assert all(SKIP_LINE.fullmatch(line) for line in skipped), skipped
+    assert len(skipped) == NUMPY_LECTURES[name], skipped
+
+
 # ------------------------------------------------------------------------------- the Colab cells
 @pytest.fixture
 def course_copy(tmp_path) -> Path:
