@@ -2,7 +2,7 @@
 """CI: the course's door without make, on a PATH that has no make, in fresh virtual environments.
 
 student  a venv with ``pip install -e ".[student]"`` (no PyTorch): ``cnnkit lab`` serves the lecture
-         tree (checked over HTTP), lecture 01 and a1's solution execute, a torch command says in one
+         tree (checked over HTTP), lectures 01-04 and a1's solution execute, a torch command says in one
          line what to install, and ``nbgrader validate`` passes a1 (after adding the grading extra).
 colab    a venv with only what Colab preinstalls (torch==2.13.0, numpy, matplotlib, ipywidgets, ...),
          no cnnkit: a copy of lecture 05 with the cells of tools/colab_cells.py, alone in a folder,
@@ -32,6 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 TORCH = "torch==2.13.0"  # pinned first: a bare torch requirement resolves to a multi-GB CUDA build
 #: What Colab preinstalls that the notebooks use (plus ipykernel and nbclient to run a notebook here).
 COLAB_PACKAGES = ["numpy", "matplotlib", "ipywidgets", "ipykernel", "scikit-learn", "tqdm", "nbclient"]
+#: The numpy lectures the student install runs top to bottom, and how many PyTorch parts each skips in one line.
+NUMPY_LECTURES = {"01_motivations": 1, "02_convolutional_layer": 3, "03_pooling": 0, "03b_explorers": 0,
+                  "04_normalization_and_the_full_system": 3}
 
 
 def say(message: str) -> None:
@@ -155,9 +158,12 @@ def student(door: Door) -> None:
     assert "needs PyTorch" in train.stderr and "Traceback" not in train.stderr, train.stderr
     say(f"a torch command says: {train.stderr.strip()}")
     check_lab(door, venv)
-    lecture = execute(door, venv, REPO / "lectures" / "01_motivations.ipynb", REPO / "lectures")
-    skipped = [o for c in lecture["cells"] for o in c.get("outputs", []) if "needs PyTorch" in "".join(o.get("text", ""))]
-    assert skipped, "lecture 01's check against PyTorch should say in one line that it was skipped"
+    for name, torch_parts in NUMPY_LECTURES.items():
+        lecture = execute(door, venv, REPO / "lectures" / f"{name}.ipynb", REPO / "lectures")
+        text = "".join("".join(o.get("text", "")) for c in lecture["cells"] for o in c.get("outputs", []))
+        skipped = [line for line in text.splitlines() if "needs PyTorch" in line]
+        assert len(skipped) == torch_parts and "Traceback" not in text, (
+            f"{name}: each of its {torch_parts} PyTorch parts should say in one line that it was skipped: {skipped}")
     execute(door, venv, REPO / "solutions" / "a1_convolution" / "a1_convolution.ipynb", REPO / "solutions" / "a1_convolution")
     door.pip(venv, "-e", f"{REPO}[student,grading]")
     copy = door.work / "validate" / "a1_convolution.ipynb"
