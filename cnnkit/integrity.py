@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable
 __all__ = ["DEFAULT_WATCHED", "DEFAULT_ALLOWED", "Call", "CallRecorder", "IntegrityError", "forbid", "call_clean"]
 
 #: What a student's numpy implementation must not call: the kit's own ops and layers (and the window
-#: arithmetic they share, cnnkit._geometry), the self-checks' catalogue (its mutants are near-solutions),
+#: arithmetic they share, cnnkit._geometry), the self-checks (whose reference computations must do no student work),
 #: torch, scipy.signal.
 DEFAULT_WATCHED: tuple[str, ...] = ("cnnkit.ops", "cnnkit._geometry", "cnnkit.nn", "cnnkit.checks", "torch",
                                      "scipy.signal")
