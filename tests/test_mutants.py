@@ -1,7 +1,7 @@
 """The assignments' tests bite: every catalogued mistake, handed in alone, loses points and is named.
 
 For each of a1-a3, one course and one grading run with the real command: the honest solution,
-and one student per selected mistake of :data:`the instructor's mutants (instructor/mistakes)` (15 per assignment: every
+and one student per selected mistake of the instructor's mutants (instructor/mistakes, 15 per assignment: every
 graded function at least once, and every kind the assignments' issue named; tests/test_checks.py
 checks all of them, without grading), whose notebook is the honest one
 with that function redefined by the mistake's mutant (its source, renamed, in a cell right after
