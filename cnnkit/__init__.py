@@ -29,6 +29,7 @@ _SUBMODULES = (
     "models",
     "modules",
     "nn",
+    "optional",
     "ops",
     "summary",
     "train",
@@ -58,6 +59,20 @@ def __dir__() -> list[str]:
 
 # In a notebook without PyTorch (the light `student` install), "No module named 'torch'" becomes one
 # line saying what to install (cnnkit.optional); elsewhere this does nothing.
-from .optional import show_hint_in_notebooks as _show_hint_in_notebooks  # noqa: E402
+def _hint_where_torch_is_missing() -> None:
+    import importlib.util
+    import sys
 
-_show_hint_in_notebooks()
+    if "IPython" not in sys.modules:
+        return
+    try:
+        missing = "torch" not in sys.modules and importlib.util.find_spec("torch") is None
+    except (ImportError, ValueError):
+        missing = True
+    if missing:  # only then is cnnkit.optional loaded: the layers below import nothing above them
+        from .optional import show_hint_in_notebooks
+
+        show_hint_in_notebooks()
+
+
+_hint_where_torch_is_missing()
