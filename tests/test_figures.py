@@ -49,8 +49,8 @@ def _texts(fig):
     from matplotlib.text import Text
 
     in_ticks = {id(t) for tick in fig.findobj(Tick) for t in (tick.label1, tick.label2)}
-    drawn = [t for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) for tick in axis._update_ticks()
-             for t in (tick.label1, tick.label2) if t.get_visible()]
+    drawn = [t for ax in fig.axes if ax.axison for axis in (ax.xaxis, ax.yaxis) if axis.get_visible()
+             for tick in axis._update_ticks() for t in (tick.label1, tick.label2) if t.get_visible()]
     other = [t for t in fig.findobj(Text) if id(t) not in in_ticks and t.get_visible()]
     return [t for t in other + drawn if t.get_text().strip()]
 
