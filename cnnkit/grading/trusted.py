@@ -87,7 +87,6 @@ class TrustedExecute(Execute):
         self._limits = Limits(**self.limits) if self.limits else Limits()
         self._client = None
         self._runner: RunnerProcess | None = None
-        self._setup_done = False
         self._kernel_died = False
         self._output_bytes = 0
         self._flood_noted = False
@@ -105,6 +104,7 @@ class TrustedExecute(Execute):
             self._runner = RunnerProcess(self._channel, self._base / "runner", self._limits, self.sandboxed,
                                          (self.begin_hidden, self.end_hidden))
             self._runner.prepare(self.declared)
+            self._runner.start(self._setup_cells())  # the runner imports and loads while the kernel starts
             return super().preprocess(nb, resources, km)
         finally:
             events = [f"test runner: {e}" for e in self._runner.close()] if self._runner is not None else []
@@ -191,9 +191,6 @@ class TrustedExecute(Execute):
 
     # -- cells ------------------------------------------------------------------------------
     def preprocess_cell(self, cell, resources, index):
-        if not self._setup_done:
-            self._setup_done = True
-            self._run_setup()
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         trusted = self._trusted.get(grade_id) if cell.cell_type == "code" else None
         if trusted is None or grade_id in self._done:
@@ -213,12 +210,14 @@ class TrustedExecute(Execute):
                 raise DeadKernelError("the student's kernel died while a test called into it")
         return cell, resources
 
-    def _run_setup(self) -> None:
-        """The gradebook's set-up cells, in its order, in the runner: the test's world is the grader's."""
+    def _setup_cells(self) -> list[RunCell]:
+        """The gradebook's set-up cells, in its order: the runner runs them first (the test's world is the grader's)."""
+        cells = []
         for grade_id in self.locked_order:
             source, graded = self._trusted.get(grade_id, ("", True))
             if not graded and source:
-                self._run_in_runner(grade_id, source, graded=False)
+                cells.append(RunCell(grade_id, source, False))
+        return cells
 
     def _run_in_runner(self, grade_id: str, source: str, graded: bool) -> list[NotebookNode]:
         """Run one read-only cell in the test runner, relaying its calls to the kernel; return its outputs."""
@@ -226,8 +225,7 @@ class TrustedExecute(Execute):
         try:
             done = self._runner.run(RunCell(grade_id, source, graded), deadline, self._relay)
         except RunnerFailed as exc:
-            self._runner.restart(self.declared)
-            self._run_setup_again()
+            self._runner.restart(self.declared, self._setup_cells())
             return [_error_output("TestRunnerError", f"the grader's test runner stopped: {exc}")]
         if graded:
             self.diagnoses[grade_id] = {"checks": done.checks, "failure": _first_line(done.error)}
@@ -237,12 +235,6 @@ class TrustedExecute(Execute):
         if done.error is not None:
             outputs.append(_checked_error(done.error))
         return outputs
-
-    def _run_setup_again(self) -> None:
-        try:
-            self._run_setup()
-        except RunnerFailed:
-            pass
 
     def _relay(self, payload: str, deadline: float) -> tuple[str, str]:
         """Pass one request of the runner to the student's kernel; ``(status, answer prefix)``."""
@@ -371,10 +363,32 @@ class RunnerProcess:
                            factories=list(declared.get("factories", ())), updates=dict(declared.get("updates", {})),
                            answer_bytes=self.limits.answer_bytes, salt=self.salt, hidden_begin=self.hidden[0],
                            hidden_end=self.hidden[1]))
-        self._receive((Ready,), time.monotonic() + RUNNER_GRACE)
+        self._waiting: list[str] = ["ready"]
+
+    def start(self, setup: list[RunCell]) -> None:
+        """Queue the set-up cells; their answers are collected before the first test (:meth:`_settle`)."""
+        for cell in setup:
+            self._send(cell)
+            self._waiting.append(cell.grade_id)
+
+    def _settle(self, deadline: float) -> None:
+        """Collect what :meth:`prepare` and :meth:`start` are owed (set-up cells ask nothing of the kernel)."""
+        while self._waiting:
+            expected = self._waiting[0]
+            if expected == "ready":
+                self._receive((Ready,), deadline)
+            else:
+                message = self._receive((KernelCall, CellDone), deadline)
+                if isinstance(message, KernelCall):  # a set-up cell runs before the student's code exists
+                    self._send(KernelReply("refused: a set-up cell cannot call the student's code", ""))
+                    continue
+                if message.grade_id != expected:
+                    raise RunnerFailed("the runner answered for another cell")
+            self._waiting.pop(0)
 
     def run(self, cell: RunCell, deadline: float, relay) -> CellDone:
         """Send a cell; relay its kernel calls until it is done. RunnerFailed when the runner misbehaves."""
+        self._settle(max(deadline, time.monotonic() + RUNNER_GRACE) + RUNNER_GRACE)
         self._send(cell)
         previous: str | None = None
         try:
@@ -432,11 +446,12 @@ class RunnerProcess:
             return ""
         return f": {text.splitlines()[-1][:300]}" if text else ""
 
-    def restart(self, declared: dict) -> None:
+    def restart(self, declared: dict, setup: list[RunCell]) -> None:
         self.close()
         self._start()
         try:
             self.prepare(declared)
+            self.start(setup)
         except RunnerFailed:
             pass
 
