@@ -33,11 +33,10 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Dict, Integer, List, Unicode
+from traitlets import Bool, Dict, List, Unicode
 
 from .findings import split_hidden
 from .messages import (MAX_LINE_BYTES, CellDone, KernelCall, KernelReply, MessageError, Prepare, Ready, RunCell,
@@ -76,7 +75,6 @@ class TrustedExecute(Execute):
                                   "names and the order of the read-only cells)").tag(config=True)
     begin_hidden = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
     end_hidden = Unicode("END HIDDEN TESTS").tag(config=True)
-    runner_log_bytes = Integer(20_000).tag(config=True)
 
     # -- set-up -----------------------------------------------------------------------------
     def preprocess(self, nb, resources=None, km=None):
