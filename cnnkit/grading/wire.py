@@ -293,7 +293,7 @@ class Decoder:
         import torch
 
         array = self._array(data["$tensor"])
-        tensor = torch.from_numpy(array.copy()) if array.size else torch.from_numpy(array.copy())
+        tensor = torch.from_numpy(array.copy())
         name = data.get("dtype")
         dtype = getattr(torch, name, None) if isinstance(name, str) and name.isidentifier() else None
         if isinstance(dtype, torch.dtype) and tensor.dtype != dtype:
