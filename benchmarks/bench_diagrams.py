@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from cnnkit import diagrams, models
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
 
 def _meta(name: str, **options) -> torch.nn.Module:
@@ -51,7 +52,7 @@ def main() -> int:
     parser.add_argument("--dpi", type=int, default=72, help="PNG resolution for the render time (default 72)")
     args = parser.parse_args()
     print(f"python {platform.python_version()}, matplotlib {matplotlib.__version__}, torch {torch.__version__}, "
-          f"{platform.processor() or platform.machine()}")
+          f"{cpu_name()}")
     print(f"{'figure':24s} {'build ms':>9s} {'render ms':>10s}")
     for name, call in cases().items():
         call()                                              # warm up: imports, caches

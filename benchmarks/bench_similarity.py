@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from cnnkit.grading.similarity import Settings, check_class  # noqa: E402
 from cnnkit.grading.similarity import corpus  # noqa: E402
 from similarity_cases.load import ASSIGNMENT, class_of_cases, load_cases, write_course  # noqa: E402
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
 
 def renamed(source: str, suffix: str) -> str:
@@ -95,7 +96,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    print(f"CPU: {platform.processor() or platform.machine()}; Python {platform.python_version()}")
+    print(f"CPU: {cpu_name()}; Python {platform.python_version()}")
     students = synthetic_class(args.students)
     with tempfile.TemporaryDirectory() as tmp:
         course = write_course(Path(tmp), REPO, students)

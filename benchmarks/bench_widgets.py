@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from cnnkit import widgets
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
 
 def _median_ms(control, values, repeats: int) -> tuple[float, float]:
@@ -58,7 +59,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30, help="changes per control (default 30)")
     args = parser.parse_args()
-    print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.processor() or platform.machine()}")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, {cpu_name()}")
     print(f"{'explorer':38s} {'control':16s} {'median ms':>10s} {'max ms':>8s}  goal < 50 ms")
     worst = 0.0
     for explorer, name, control, values in cases():

@@ -154,6 +154,67 @@ def test_compare_flags_a_disguised_copy_and_not_the_template_or_a_tiny_function(
     assert [(s.student, s.function) for s in result.skipped] == [("ann", "correlate2d")]   # tom: template only
 
 
+WINDOW_SUM = """
+def f(image, kernel):
+    kh = kernel.shape[0]
+    oh = image.shape[0] - kh + 1
+    out = np.zeros(oh)
+    for m in range(oh):
+        out[m] = np.sum(kernel * image[m:m + kh])
+    return out
+"""
+
+SHIFT_AND_ADD = """
+def f(image, kernel):
+    kh = kernel.shape[0]
+    oh = image.shape[0] - kh + 1
+    out = np.zeros(oh)
+    for i in range(kh):
+        out += kernel[i] * image[i:i + oh]
+    return out
+"""
+
+
+def test_a_variables_earlier_use_tells_a_window_from_a_shift():
+    """``image[m:m + kh]`` (kernel-sized window at output m) and ``image[i:i + oh]`` (output-sized shift by tap i)
+    are the same tokens; within reach of the loops that define them they are different fingerprints."""
+    window, shift = unit(WINDOW_SUM), unit(SHIFT_AND_ADD)
+    renamed = unit(WINDOW_SUM.replace("kh", "rows").replace("out", "acc"))
+
+    def shared(a, b, reach):
+        return len(set(kgram_hashes(a, 8, reach).tolist()) & set(kgram_hashes(b, 8, reach).tolist()))
+
+    assert shared(window, shift, reach=24) < shared(window, shift, reach=0)
+    assert same_fingerprints(window, renamed) and np.array_equal(kgram_hashes(window, 8, 0), kgram_hashes(renamed, 8, 0))
+
+
+def test_an_idiom_the_kit_writes_in_many_files_weighs_little():
+    """A student's function shares its set-up with the solution but not its core: flagged while the set-up is
+    found nowhere else, not once four other files of the kit write the same set-up (each token weighs
+    1 / (1 + the number of other places holding it))."""
+    setup = "    kh = kernel.shape[0]\n    kw = kernel.shape[1]\n    oh = image.shape[0] - kh + 1\n" \
+            "    ow = image.shape[1] - kw + 1\n    out = np.zeros((oh, ow))\n"
+    student = unit("def correlate2d(image, kernel):\n" + setup
+                   + "    for i in range(kh):\n        for j in range(kw):\n"
+                   "            out += kernel[i, j] * image[i:i + oh, j:j + ow]\n    return out\n")
+    solution = unit("def correlate2d(image, kernel):\n" + setup
+                    + "    for m in range(oh):\n        for n in range(ow):\n"
+                    "            out[m, n] = np.sum(kernel * image[m:m + kh, n:n + kw])\n    return out\n",
+                    source="solutions/a1/a1.ipynb", kind="solution")
+    idiom = [unit(f"def helper_{i}(image, kernel):\n" + setup + f"    return out * {i}\n",
+                  source=f"cnnkit/file_{i}.py", kind="kit") for i in range(4)]
+    settings = Settings(threshold=0.4, min_tokens=20)
+    alone = compare([student], [solution], [], settings)
+    assert [m.other.source for m in alone.matches] == ["solutions/a1/a1.ipynb"]
+    among_idioms = compare([student], [solution] + idiom, [], settings)
+    assert among_idioms.matches == [] or all(m.score < alone.matches[0].score for m in among_idioms.matches)
+    assert not [m for m in among_idioms.matches if m.other.source.startswith("solutions")]
+    copy = unit(solution.original.replace("out", "result"))        # the solution's core copied: still flagged
+    flagged = compare([copy], [solution] + idiom, [], settings)
+    assert flagged.matches and flagged.matches[0].other.source == "solutions/a1/a1.ipynb" \
+        and flagged.matches[0].score > 0.9
+
+
 def test_students_are_compared_on_the_same_function_only():
     a = unit(ORIGINAL, source="student a")
     b = unit(ORIGINAL.replace("def correlate2d", "def conv2d"), source="student b")
@@ -172,6 +233,8 @@ def test_settings_and_the_course_setting_reject_nonsense():
     assert similarity_threshold({}) == Settings().threshold
     with pytest.raises(ValueError, match="min_tokens"):
         Settings(min_tokens=0)
+    with pytest.raises(ValueError, match="reach"):
+        Settings(reach=-1)
 
 
 def test_page_escapes_student_code_and_highlights_the_match():
@@ -210,9 +273,6 @@ def test_a_failing_comparison_leaves_the_grades_alone(tmp_path, capsys):
 
 # ---------------------------------------------------------------- the cases: honest, copied from the kit, shared
 
-#: Honest hand-ins the default settings do flag (documented in the README): each has the instructor's
-#: scaffolding (shape unpacking, output size, np.zeros, a double loop) around a different core.
-KNOWN_FALSE_POSITIVES = {("honest_3", "correlate2d"), ("honest_4", "correlate2d"), ("honest_4", "conv2d")}
 
 
 def _reference_outputs():
@@ -258,7 +318,7 @@ def cases_checked(tmp_path_factory):
 
 
 @pytest.mark.slow   # reads and normalises the whole kit: about 15 s on 2 cores
-def test_the_cases_every_copy_flagged_no_honest_pair_among_honest_students(cases_checked):
+def test_the_cases_every_copy_flagged_no_honest_function_flagged(cases_checked):
     flagged = {(m.student, m.function): m for matches in cases_checked.result.flags().values() for m in matches}
     copies = {(s, f) for s, functions in class_of_cases(load_cases()).items() if not s.startswith("honest")
               for f in functions}
@@ -269,12 +329,8 @@ def test_the_cases_every_copy_flagged_no_honest_pair_among_honest_students(cases
         match = flagged[(student, function)]
         if student.startswith("shared_"):
             assert match.other.source.startswith("student shared_"), (student, function, match.other.label)
-    false_positives = {key for key in flagged if key[0].startswith("honest")}
-    assert false_positives <= KNOWN_FALSE_POSITIVES, sorted(false_positives - KNOWN_FALSE_POSITIVES)
-    for key in false_positives:   # never flagged for another honest student or for the package's code
-        for m in cases_checked.result.matches:
-            if (m.student, m.function) == key:
-                assert not m.other.source.startswith("student honest") and not m.other.source.startswith("cnnkit/")
+    false_positives = {(key, round(m.score, 2), m.other.label) for key, m in flagged.items() if key[0].startswith("honest")}
+    assert not false_positives, sorted(false_positives)
     page = cases_checked.page.read_text()
     assert "kitcopy_conv2d_ops_conv2d_naive" in page and "cnnkit/ops/conv.py" in page
 

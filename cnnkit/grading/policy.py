@@ -5,7 +5,7 @@ Set in the course's ``nbgrader_config.py`` (the instructor's file, never seen by
     c.CnnkitGrader.hidden_modules = {"a1_convolution": ["cnnkit.ops.conv", "torch"]}
     c.CnnkitGrader.memory_mb = 4096        # memory of one sandbox, all its processes together
     c.CnnkitGrader.max_processes = 256     # processes and threads in one sandbox
-    c.CnnkitGrader.similarity_threshold = 0.5   # similarity report: flag a function this much like other code
+    c.CnnkitGrader.similarity_threshold = 0.4   # similarity report: flag a function this much like other code
     c.CnnkitGrader.cpu_seconds = 3600      # CPU time of each sandboxed process
     c.CnnkitGrader.scratch_mb = 512        # each writable tmpfs of a sandbox (/tmp, /dev/shm, the work folder)
     c.CnnkitGrader.answer_mb = 512         # array data one submission may send to the grader, all answers together
@@ -162,13 +162,13 @@ def declared_names(metadata: Any, where: str = "the notebook") -> DeclaredNames:
     return DeclaredNames(updates=dict(updates), **lists)
 
 
-DEFAULT_SIMILARITY_THRESHOLD = 0.5
+DEFAULT_SIMILARITY_THRESHOLD = 0.4   # = similarity.compare.DEFAULT_THRESHOLD (a test keeps them equal)
 
 
 def similarity_threshold(cfg) -> float:
     """``c.CnnkitGrader.similarity_threshold``: the share of a function found in other code that flags it."""
     value = cfg.get("CnnkitGrader", {}).get("similarity_threshold", DEFAULT_SIMILARITY_THRESHOLD)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise ValueError(f"c.CnnkitGrader.similarity_threshold must be a fraction in (0, 1] such as 0.5 (50 %), "
+        raise ValueError(f"c.CnnkitGrader.similarity_threshold must be a fraction in (0, 1] such as 0.4 (40 %), "
                          f"got {value!r}")
     return float(value)

@@ -15,8 +15,16 @@ would make two runs of the grader disagree by a few percent).
 
 A student's function is scored against another unit as the share of its *own* tokens -- those not
 covered by a k-gram of the released template, which is boilerplate -- that fall in fingerprints the
-two share. A function with fewer own tokens than ``min_tokens`` is not compared at all: a one-line
-formula is written the same way by every honest student.
+two share, each token weighted by its rarity (:class:`_Rarity`): honest loop solutions share the
+instructor's set-up (shape unpacking, output size, ``np.zeros``, the loops over output positions),
+which the kit and the class write in many places, and differ in the core, which a copy shares. A
+function with fewer own tokens than ``min_tokens`` is not compared at all: a one-line formula is
+written the same way by every honest student.
+
+Measured on tests/similarity_cases (benchmarks/bench_similarity.py): with plain token shares no
+threshold told the honest functions from the copies (honest up to 72 %, adapted kit copies down to
+55 %); with the reach of :func:`kgram_hashes`, no runs reaching into the template and the rarity
+weights, honest functions score at most 32 % and copies at least 42 %, hence the default 0.4.
 """
 from __future__ import annotations
 
@@ -29,13 +37,15 @@ import numpy as np
 from .normalize import OPEN, Unit
 
 #: Share of a function's own tokens found in another unit above which the pair is reported.
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.4
 #: Functions with fewer own tokens (template excluded) are not compared.
 DEFAULT_MIN_TOKENS = 50
 #: k-gram length in tokens: a shared run shorter than this never counts.
 DEFAULT_K = 8
 #: Winnowing window: any shared run of K + WINDOW - 1 tokens is certain to be found.
 DEFAULT_WINDOW = 4
+#: How far back (in tokens) a variable's previous use still shapes a k-gram's hash (see kgram_hashes).
+DEFAULT_REACH = 24
 #: A fingerprint found in this many different files of reference code (kit modules, lecture and
 #: solution notebooks) is an idiom, not a copy: it is ignored, as MOSS ignores passages common to
 #: many programs (its ``-m``).
@@ -51,15 +61,16 @@ class Settings:
     k: int = DEFAULT_K
     window: int = DEFAULT_WINDOW
     common_files: int = DEFAULT_COMMON_FILES
+    reach: int = DEFAULT_REACH
 
     def __post_init__(self) -> None:
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
                 or not 0 < self.threshold <= 1:
             raise ValueError(f"threshold must be a fraction in (0, 1] such as 0.6 (60 %), got {self.threshold!r}")
-        for name in ("min_tokens", "k", "window", "common_files"):
+        for name, least in (("min_tokens", 1), ("k", 1), ("window", 1), ("common_files", 1), ("reach", 0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
 
 
 @dataclass
@@ -129,8 +140,9 @@ class _Prints:
     def __init__(self, unit: Unit, settings: Settings, boilerplate: set[int]) -> None:
         self.unit = unit
         self.size = len(unit.tokens)
-        hashes = kgram_hashes(unit, settings.k)
+        hashes = kgram_hashes(unit, settings.k, settings.reach)
         self.hashes = hashes
+        self.distinct = np.unique(hashes)             # sorted: membership by binary search (see holds)
         self.boiler = np.zeros(self.size, dtype=bool)
         header = unit.tokens.index(OPEN) + 1 if unit.tokens[:1] == ("def",) and OPEN in unit.tokens else 0
         self.boiler[:header] = True                   # the signature: the assignment gives it
@@ -141,8 +153,19 @@ class _Prints:
         self.positions: dict[int, list[int]] = defaultdict(list)
         for pos in winnowed(hashes, settings.window):
             value = int(hashes[pos])
-            if value not in boilerplate and pos >= header:
-                self.positions[value].append(int(pos))
+            if value not in boilerplate and not self.boiler[pos:pos + settings.k].any():
+                self.positions[value].append(int(pos))   # a run reaching into the template is no evidence
+
+    def weights(self, seen_elsewhere: np.ndarray, k: int) -> np.ndarray:
+        """Each token's weight, ``1 / (1 + c)``, with ``c`` the fewest other places any run of ``k`` tokens
+        holding it is also found (``seen_elsewhere[i]``: how many for the run starting at token ``i``)."""
+        runs = len(seen_elsewhere)
+        if runs == 0:
+            return np.ones(self.size)
+        fewest = np.full(self.size, np.iinfo(np.int64).max, dtype=np.int64)
+        for offset in range(k):                       # runs - 1 + k == size: every token is in some run
+            np.minimum(fewest[offset:offset + runs], seen_elsewhere, out=fewest[offset:offset + runs])
+        return 1.0 / (1.0 + fewest)
 
     def drop(self, common: set[int]) -> None:
         """Forget the fingerprints in ``common`` (idioms): they match nothing any more."""
@@ -164,13 +187,16 @@ def _token_hash(token: str) -> int:
 _TOKEN_HASHES: dict[str, int] = {}
 
 
-def kgram_hashes(unit_or_tokens, k: int) -> np.ndarray:
+def kgram_hashes(unit_or_tokens, k: int, reach: int = DEFAULT_REACH) -> np.ndarray:
     """A fixed 53-bit hash of every run of ``k`` consecutive tokens (the same in every process).
 
-    A variable's token ``v`` is hashed as the distance back to the same variable's previous use
-    *inside the run* (0 when it has none there): Baker's parameterised matching, which tells
-    ``out[i, j] = ... image[i:i + kh]`` from ``out += kernel[i, j] * image[i:i + oh]`` without caring
-    what the variables are called or which number they got.
+    A variable's token ``v`` is hashed with the distance back to the same variable's previous use,
+    when that use lies inside the run or at most ``reach`` tokens back (0 otherwise): Baker's
+    parameterised matching, which keeps *which* variable stands where without caring what the
+    variables are called or which number they got. The reach beyond the run is what tells
+    ``image[m:m + kh]`` (a window at output position ``m``, kernel-sized) from ``image[i:i + oh]``
+    (an output-sized shift by kernel tap ``i``): the tokens are the same, the variables' last uses
+    are not.
     """
     if isinstance(unit_or_tokens, Unit):
         tokens, variables = unit_or_tokens.tokens, unit_or_tokens.variables
@@ -193,7 +219,7 @@ def kgram_hashes(unit_or_tokens, k: int) -> np.ndarray:
         for offset in range(k):
             part = ids[offset:n - k + 1 + offset].copy()
             dist = back[offset:n - k + 1 + offset]
-            inside = is_var[offset:n - k + 1 + offset] & (dist <= offset)
+            inside = is_var[offset:n - k + 1 + offset] & ((dist <= offset) | (dist <= reach))
             part[inside] = part[inside] + _DISTANCE_SALT * dist[inside].astype(np.uint64)
             combined = combined * np.uint64(1_000_003) + part
     return (combined >> np.uint64(11)).astype(np.int64)   # exact in copydetect's float64 window buffer
@@ -228,7 +254,7 @@ def compare(students: list[Unit], references: list[Unit], boilerplate: list[Unit
     released template (never counts). Returns the pairs whose score reaches ``settings.threshold``.
     """
     k = settings.k
-    template = {int(h) for unit in boilerplate for h in kgram_hashes(unit, k)}
+    template = {int(h) for unit in boilerplate for h in kgram_hashes(unit, k, settings.reach)}
     prints = [_Prints(unit, settings, template) for unit in students]
     refs = [_Prints(unit, settings, template) for unit in references]
     files: dict[int, set[str]] = defaultdict(set)
@@ -246,6 +272,7 @@ def compare(students: list[Unit], references: list[Unit], boilerplate: list[Unit
     for i, p in enumerate(prints):
         for value in p.positions:
             peer_index[(p.unit.name, value)].append(i)
+    rarity = _Rarity(prints, refs)
 
     matches: list[Match] = []
     skipped: list[Skipped] = []
@@ -259,18 +286,21 @@ def compare(students: list[Unit], references: list[Unit], boilerplate: list[Unit
                                    f"{p.own} own tokens, fewer than {settings.min_tokens}: not compared"))
             continue
         compared += 1
+        seen = rarity.elsewhere(p)
         by_file: dict[str, dict[int, set[int]]] = defaultdict(dict)
         for j, shared in _candidates(p, ref_index, settings, bound=False).items():
             by_file[refs[j].unit.source][j] = shared
-        for units in by_file.values():
-            match = _score_file(p, [(refs[j], shared) for j, shared in units.items()], settings)
+        for source, units in by_file.items():
+            weights = p.weights(seen - rarity.in_file(p, source), k)
+            match = _score_file(p, [(refs[j], shared) for j, shared in units.items()], weights, settings)
             if match:
                 matches.append(match)
         peers = _candidates(p, peer_index, settings, key=p.unit.name)
         for j, shared in peers.items():
             if j == i or j in small or prints[j].unit.source == p.unit.source:
                 continue
-            match = _score(p, prints[j], shared, settings)
+            weights = p.weights(seen - holds(prints[j].distinct, p.hashes), k)
+            match = _score(p, prints[j], shared, weights, settings)
             if match:
                 matches.append(match)
     matches.sort(key=lambda m: (-m.score, m.student, m.function, m.other.label))
@@ -289,11 +319,64 @@ def _candidates(p: _Prints, index, settings: Settings, key: str | None = None, b
         for j in index.get(value if key is None else (key, value), ()):
             shared[j].add(value)
             weight[j] += len(positions)
-    need = settings.threshold * max(p.own, 1) if bound else 0
+    # The weighted score can exceed the plain share of covered tokens (rare code matched, common code
+    # not), so the bound prunes only what could not reach half the threshold even unweighted.
+    need = settings.threshold / 2 * max(p.own, 1) if bound else 0
     return {j: s for j, s in shared.items() if weight[j] * settings.k >= need}
 
 
-def _score_file(p: _Prints, units: list[tuple[_Prints, set[int]]], settings: Settings) -> Match | None:
+class _Rarity:
+    """How common each run of ``k`` tokens is: in how many reference files, and in how many students' same function.
+
+    A passage found in many other places is an idiom (shape unpacking, an output-size formula, a loop
+    over output positions): matching it says little about copying. Each student's token weighs
+    ``1 / (1 + c)`` in the score, ``c`` the number of other places (reference files, other students'
+    same function, the compared one excluded) that hold a run of ``k`` tokens containing it. Only
+    relative weights matter: code a whole class shares is discounted evenly and changes no score.
+    """
+
+    def __init__(self, prints: list[_Prints], refs: list[_Prints]) -> None:
+        self.files: dict[int, set[str]] = defaultdict(set)
+        by_file: dict[str, set[int]] = defaultdict(set)
+        for ref in refs:
+            values = set(ref.hashes.tolist())
+            by_file[ref.unit.source] |= values
+            for value in values:
+                self.files[value].add(ref.unit.source)
+        self.by_file = {source: np.unique(np.fromiter(values, dtype=np.int64, count=len(values)))
+                        for source, values in by_file.items()}
+        self.students: dict[tuple[str, int], int] = defaultdict(int)
+        for p in prints:
+            for value in set(p.hashes.tolist()):
+                self.students[(p.unit.name, value)] += 1
+
+    def elsewhere(self, p: _Prints) -> np.ndarray:
+        """For each run of ``p``: the reference files and the other students that hold it."""
+        name = p.unit.name
+        return np.array([len(self.files.get(h, ())) + self.students.get((name, h), 1) - 1 for h in p.hashes.tolist()],
+                        dtype=np.int64)
+
+    def in_file(self, p: _Prints, source: str) -> np.ndarray:
+        """1 where reference file ``source`` holds the run: that file is the one compared, not elsewhere."""
+        return holds(self.by_file[source], p.hashes)
+
+
+def holds(distinct: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """1 where ``hashes[i]`` is in the sorted array ``distinct``, else 0 (``np.isin`` without its sort)."""
+    if len(distinct) == 0:
+        return np.zeros(len(hashes), dtype=np.int64)
+    at = np.minimum(np.searchsorted(distinct, hashes), len(distinct) - 1)
+    return (distinct[at] == hashes).astype(np.int64)
+
+
+def _weighted(mask: np.ndarray, p: _Prints, weights: np.ndarray) -> float:
+    """The share of ``p``'s own tokens (weighted by rarity) that ``mask`` covers."""
+    total = float(weights[~p.boiler].sum())
+    return float(weights[mask].sum()) / total if total > 0 else 0.0
+
+
+def _score_file(p: _Prints, units: list[tuple[_Prints, set[int]]], weights: np.ndarray, settings: Settings
+                ) -> Match | None:
     """``p`` against one file of reference code: the union of what its functions hold of ``p``.
 
     A copier often inlines a module's helpers into one function (``conv2d`` with ``_im2col``); the
@@ -301,7 +384,7 @@ def _score_file(p: _Prints, units: list[tuple[_Prints, set[int]]], settings: Set
     """
     union = set().union(*(shared for _, shared in units))
     mask = p.covered(union, settings.k)
-    score = float(mask.sum()) / max(p.own, 1)
+    score = _weighted(mask, p, weights)
     if score < settings.threshold:
         return None
     ranked = sorted(units, key=lambda u: -len(u[1]))          # the most shared fingerprints first
@@ -313,9 +396,9 @@ def _score_file(p: _Prints, units: list[tuple[_Prints, set[int]]], settings: Set
     return match
 
 
-def _score(p: _Prints, q: _Prints, shared: set[int], settings: Settings) -> Match | None:
+def _score(p: _Prints, q: _Prints, shared: set[int], weights: np.ndarray, settings: Settings) -> Match | None:
     mask = p.covered(shared, settings.k)
-    score = float(mask.sum()) / max(p.own, 1)
+    score = _weighted(mask, p, weights)
     if score < settings.threshold:
         return None
     other = q.covered(shared, settings.k)

@@ -42,7 +42,10 @@ def render(result: Result, assignment: str) -> str:
         "the lectures' code cells, the instructor's solutions and the same function of every other student. "
         "A score is the share of the student's own code (the released template never counts) found in the "
         "other code, after normalisation: comments, docstrings, formatting, the names of variables and the "
-        "order of independent statements make no difference. Points are not changed: you decide.</p>",
+        "order of independent statements make no difference. Code weighs by how rare it is: a passage also "
+        "found in other files of the kit or in other students' hand-ins (shape unpacking, an output-size "
+        "formula, a loop over output positions) counts for less than one found only in the pair. "
+        "Points are not changed: you decide.</p>",
         f"<p>Threshold {s.threshold:.0%}; functions with fewer than {s.min_tokens} tokens of their own are "
         f"not compared (a one-line formula looks the same in every honest hand-in); fingerprints of "
         f"{s.k} tokens, winnowing window {s.window} (a shared run of {s.k + s.window - 1} tokens or more is "
