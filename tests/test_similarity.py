@@ -80,6 +80,36 @@ def test_renaming_comments_docstrings_formatting_and_independent_order_change_no
     assert "#" not in a.display and "Valid correlation" not in a.display
 
 
+PADDED = '''
+def correlate2d(image, kernel):
+    image = np.asarray(image, dtype=float)
+    print("loading")
+    kernel = np.asarray(kernel, dtype=float)
+    spare = kernel.copy()
+    kh, kw = kernel.shape
+    "the output shrinks by the kernel size"
+    out_h = image.shape[0] - kh + 1
+    steps = 0
+    out_w = image.shape[1] - kw + 1
+    pass
+    out = np.zeros((out_h, out_w))
+    for m in range(out_h):
+        row_note = m * 2
+        for n in range(out_w):
+            steps += 1
+            out[m, n] = np.sum(kernel * image[m:m + kh, n:n + kw])
+            check = out[m, n]
+    return out
+'''
+
+
+def test_dead_statements_between_the_lines_of_a_copy_change_nothing():
+    """Padding a copy with statements that compute nothing (unread variables, print, pass, bare strings)."""
+    a, b = unit(ORIGINAL), unit(PADDED)
+    assert a.tokens == b.tokens and same_fingerprints(a, b)
+    assert "spare" not in b.display and "steps" not in b.display and "print" not in b.display
+
+
 def test_dependent_statements_keep_their_order():
     first = unit("def f(x):\n    a = x + 1\n    b = a * 2\n    return b\n")
     swapped = unit("def f(x):\n    b = x * 2\n    a = b + 1\n    return a\n")
@@ -386,10 +416,11 @@ def test_grade_writes_the_flag_and_the_page(tmp_path):
 
 
 def test_one_unreadable_hand_in_does_not_switch_the_report_off_for_the_class(tmp_path):
-    """The red team's 'simbreak': an unused 600-term sum inside a function overflows the parser's recursion;
-    that student is marked 'not compared' and the copies of the others are still flagged."""
-    body = ORIGINAL.replace('    """Valid correlation."""\n', '    """Valid correlation."""\n    _unused = '
-                            + "+".join(["0"] * 600) + "\n")
+    """The red team's 'simbreak': a 600-term sum inside a function overflows the parser's recursion;
+    that student is marked 'not compared' and the copies of the others are still flagged. (The sum is
+    used: an unused one is dead code, left out before anything recurses into it.)"""
+    body = ORIGINAL.replace('    """Valid correlation."""\n', '    """Valid correlation."""\n    offset = '
+                            + "+".join(["0"] * 600) + "\n").replace("    return out\n", "    return out + offset\n")
     copy = DISGUISED.replace("import numpy\n", "")
     course = write_course(tmp_path / "course", REPO, {"breaker": {"correlate2d": body},
                                                       "alice": {"correlate2d": ORIGINAL},

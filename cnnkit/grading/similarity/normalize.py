@@ -18,6 +18,8 @@ What a copier changes without changing the code, and what this file does about i
   their dependencies, smallest normalised text first), so ``kh, kw = ...`` before or after the
   argument checks gives the same stream. Statements with effects the analysis cannot see (a bare
   call, ``return``, ``raise`` outside a guard, ``try``, ``with``) stay where they are;
+* **dead code** -- ``pass``, bare constants, ``print`` calls and assignments nothing reads are left
+  out of functions (inserted between a copy's lines they would only break its fingerprints);
 * **argument checks** -- ``if <test>: raise ...`` and ``assert`` statements are left out of the stream
   (they stay in the text shown): the tests ask for them, so every honest hand-in has them, worded
   alike, and in a short function they would weigh more than the computation.
@@ -130,7 +132,10 @@ def normalise(node: ast.AST, *, source: str, name: str, kind: str, aliases: dict
 
     ``node`` loses its docstrings (it is changed in place: pass a tree parsed for the purpose).
     """
-    display = ast.unparse(_drop_docstrings(node))
+    _drop_docstrings(node)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        _drop_dead_code(node)          # a cell's loose code is read by later cells: only functions
+    display = ast.unparse(node)
     tree = ast.parse(display)
     top = tree.body[0] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else tree
     every = list(ast.walk(tree))
@@ -212,6 +217,49 @@ def _drop_docstrings(node: ast.AST) -> ast.AST:
                     and isinstance(body[0].value.value, str)):
                 item.body = body[1:] or [ast.Pass()]
     return node
+
+
+def _drop_dead_code(function: ast.AST) -> ast.AST:
+    """Remove, in place, statements that cannot change what a function computes.
+
+    ``pass``, a bare constant or name, a ``print(...)`` call, and an assignment whose targets are names
+    nothing reads -- repeated, since removing one can leave another unread. Inserted between the lines
+    of a copy, such statements would otherwise break its fingerprints (and shift every variable's
+    distance to its previous use, see compare.kgram_hashes) without changing the code.
+    """
+    while True:
+        read = {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        read |= {name for n in ast.walk(function) if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names}
+        changed = False
+        for item in ast.walk(function):
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(item, field, None)
+                if not (isinstance(block, list) and block and all(isinstance(st, ast.stmt) for st in block)):
+                    continue
+                kept = [st for st in block if not _is_dead(st, read)]
+                if len(kept) < len(block) and kept != []:
+                    setattr(item, field, kept)
+                    changed = True
+                elif not kept and not (len(block) == 1 and isinstance(block[0], ast.Pass)):
+                    setattr(item, field, [ast.Pass()])
+                    changed = True
+        if not changed:
+            return function
+
+
+def _is_dead(stmt: ast.stmt, read: set[str]) -> bool:
+    if isinstance(stmt, ast.Pass):
+        return True
+    if isinstance(stmt, ast.Expr):
+        value = stmt.value
+        return isinstance(value, (ast.Constant, ast.Name)) or (
+            isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "print")
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] \
+        if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) else None
+    if not targets:
+        return False
+    names = [t for target in targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+    return all(isinstance(t, ast.Name) and t.id not in read for t in names)
 
 
 def _bound_names(top: ast.AST, every: list[ast.AST]) -> set[str]:
