@@ -254,6 +254,20 @@ def test_students_are_compared_on_the_same_function_only():
     assert pairs == {("a", "student c"), ("c", "student a")}
 
 
+def test_what_most_of_a_large_class_writes_alike_is_not_a_copy():
+    """Twelve students write the taught loop the same way (as short functions are): more than
+    common_students hold it, so nobody is flagged for it; two who share an unusual version still are."""
+    natural = [unit(ORIGINAL.replace("out", f"out{i}").replace("kh", f"rows{i}"), source=f"student n{i:02d}")
+               for i in range(12)]
+    shared = [unit(SHIFT_AND_ADD.replace("def f", "def correlate2d").replace("out", name), source=f"student {name}")
+              for name in ("ann", "ben")]
+    settings = Settings(threshold=0.4, min_tokens=20, common_students=10)
+    flags = compare(natural + shared, [], [], settings).flags()
+    assert sorted(flags) == ["ann", "ben"]
+    few = compare(natural[:5], [], [], settings).flags()       # five alike in a class of five: shown, as MOSS would
+    assert len(few) == 5
+
+
 def test_settings_and_the_course_setting_reject_nonsense():
     for bad in (0, 1.5, "0.5", True):
         with pytest.raises(ValueError, match="threshold"):
@@ -265,6 +279,8 @@ def test_settings_and_the_course_setting_reject_nonsense():
         Settings(min_tokens=0)
     with pytest.raises(ValueError, match="reach"):
         Settings(reach=-1)
+    with pytest.raises(ValueError, match="common_students"):
+        Settings(common_students=0)
 
 
 def test_page_escapes_student_code_and_highlights_the_match():

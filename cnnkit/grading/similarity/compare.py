@@ -50,6 +50,10 @@ DEFAULT_REACH = 24
 #: solution notebooks) is an idiom, not a copy: it is ignored, as MOSS ignores passages common to
 #: many programs (its ``-m``).
 DEFAULT_COMMON_FILES = 6
+#: A fingerprint found in the same function of more than this many students is how the class writes
+#: it, not a copy: it is ignored (MOSS's ``-m``, whose default is 10). Only a class larger than this
+#: can have such passages; a ring of copiers smaller than it is always compared.
+DEFAULT_COMMON_STUDENTS = 10
 
 
 @dataclass(frozen=True)
@@ -61,13 +65,15 @@ class Settings:
     k: int = DEFAULT_K
     window: int = DEFAULT_WINDOW
     common_files: int = DEFAULT_COMMON_FILES
+    common_students: int = DEFAULT_COMMON_STUDENTS
     reach: int = DEFAULT_REACH
 
     def __post_init__(self) -> None:
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
                 or not 0 < self.threshold <= 1:
             raise ValueError(f"threshold must be a fraction in (0, 1] such as 0.6 (60 %), got {self.threshold!r}")
-        for name, least in (("min_tokens", 1), ("k", 1), ("window", 1), ("common_files", 1), ("reach", 0)):
+        for name, least in (("min_tokens", 1), ("k", 1), ("window", 1), ("common_files", 1), ("common_students", 1),
+                            ("reach", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
@@ -262,8 +268,18 @@ def compare(students: list[Unit], references: list[Unit], boilerplate: list[Unit
         for value in ref.positions:
             files[value].add(ref.unit.source)
     common = {value for value, where in files.items() if len(where) >= settings.common_files}
-    for p in prints + refs:
+    for p in refs:
         p.drop(common)
+    holders: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for p in prints:
+        for value in p.positions:
+            holders[(p.unit.name, value)].add(p.unit.source)
+    class_common: dict[str, set[int]] = defaultdict(set)
+    for (name, value), who in holders.items():
+        if len(who) > settings.common_students:
+            class_common[name].add(value)
+    for p in prints:
+        p.drop(common | class_common[p.unit.name])
     ref_index: dict[int, list[int]] = defaultdict(list)
     for i, ref in enumerate(refs):
         for value in ref.positions:
@@ -286,12 +302,12 @@ def compare(students: list[Unit], references: list[Unit], boilerplate: list[Unit
                                    f"{p.own} own tokens, fewer than {settings.min_tokens}: not compared"))
             continue
         compared += 1
-        seen = rarity.elsewhere(p)
+        in_refs, in_peers = rarity.elsewhere(p)
         by_file: dict[str, dict[int, set[int]]] = defaultdict(dict)
         for j, shared in _candidates(p, ref_index, settings, bound=False).items():
             by_file[refs[j].unit.source][j] = shared
         for source, units in by_file.items():
-            weights = p.weights(seen - rarity.in_file(p, source), k)
+            weights = p.weights(in_refs - rarity.in_file(p, source), k)
             match = _score_file(p, [(refs[j], shared) for j, shared in units.items()], weights, settings)
             if match:
                 matches.append(match)
@@ -299,7 +315,7 @@ def compare(students: list[Unit], references: list[Unit], boilerplate: list[Unit
         for j, shared in peers.items():
             if j == i or j in small or prints[j].unit.source == p.unit.source:
                 continue
-            weights = p.weights(seen - holds(prints[j].distinct, p.hashes), k)
+            weights = p.weights(in_refs + in_peers - holds(prints[j].distinct, p.hashes), k)
             match = _score(p, prints[j], shared, weights, settings)
             if match:
                 matches.append(match)
@@ -330,9 +346,11 @@ class _Rarity:
 
     A passage found in many other places is an idiom (shape unpacking, an output-size formula, a loop
     over output positions): matching it says little about copying. Each student's token weighs
-    ``1 / (1 + c)`` in the score, ``c`` the number of other places (reference files, other students'
-    same function, the compared one excluded) that hold a run of ``k`` tokens containing it. Only
-    relative weights matter: code a whole class shares is discounted evenly and changes no score.
+    ``1 / (1 + c)`` in the score, ``c`` the number of other places that hold a run of ``k`` tokens
+    containing it, the compared one excluded: other reference files, when the student is compared with
+    a reference (two students who copied one kit function must not dilute each other's evidence), and
+    other reference files and other students' same function, when compared with another student.
+    Only relative weights matter: code a whole class shares is discounted evenly and changes no score.
     """
 
     def __init__(self, prints: list[_Prints], refs: list[_Prints]) -> None:
@@ -350,11 +368,11 @@ class _Rarity:
             for value in set(p.hashes.tolist()):
                 self.students[(p.unit.name, value)] += 1
 
-    def elsewhere(self, p: _Prints) -> np.ndarray:
-        """For each run of ``p``: the reference files and the other students that hold it."""
-        name = p.unit.name
-        return np.array([len(self.files.get(h, ())) + self.students.get((name, h), 1) - 1 for h in p.hashes.tolist()],
-                        dtype=np.int64)
+    def elsewhere(self, p: _Prints) -> tuple[np.ndarray, np.ndarray]:
+        """For each run of ``p``: how many reference files hold it, and how many other students."""
+        name, hashes = p.unit.name, p.hashes.tolist()
+        return (np.array([len(self.files.get(h, ())) for h in hashes], dtype=np.int64),
+                np.array([self.students.get((name, h), 1) - 1 for h in hashes], dtype=np.int64))
 
     def in_file(self, p: _Prints, source: str) -> np.ndarray:
         """1 where reference file ``source`` holds the run: that file is the one compared, not elsewhere."""
