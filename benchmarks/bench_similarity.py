@@ -11,7 +11,8 @@
    of students, so most students match many others.
 2. **Errors.** On the cases themselves (tests/similarity_cases: honest solutions, copies of the kit's
    code and of the solution, two students sharing one), the false positives (honest functions flagged)
-   and false negatives (copies not flagged) at several thresholds, the default marked.
+   and false negatives (copies not flagged) at several thresholds, the default marked; then the same on
+   the held-out cases (tests/similarity_cases/heldout), which the settings were not chosen on.
 
     python benchmarks/bench_similarity.py [--students 300] [--repeat 1]
 """
@@ -31,7 +32,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from cnnkit.grading.similarity import Settings, check_class  # noqa: E402
 from cnnkit.grading.similarity import corpus  # noqa: E402
-from similarity_cases.load import ASSIGNMENT, class_of_cases, load_cases, write_course  # noqa: E402
+from similarity_cases.load import ASSIGNMENT, CASES, HELDOUT, class_of_cases, load_cases, write_course  # noqa: E402
 from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
 
@@ -65,8 +66,8 @@ def synthetic_class(n: int, seed: int = 0) -> dict[str, dict[str, str]]:
     return students
 
 
-def errors_on_the_cases(thresholds: list[float]) -> None:
-    cases = load_cases()
+def errors_on_the_cases(thresholds: list[float], folder: Path = CASES) -> None:
+    cases = load_cases(folder)
     students = class_of_cases(cases)
     with tempfile.TemporaryDirectory() as tmp:
         course = write_course(Path(tmp), REPO, students)
@@ -78,7 +79,7 @@ def errors_on_the_cases(thresholds: list[float]) -> None:
     skipped = {(s.student, s.function) for s in check.result.skipped}
     honest = {(s, f) for s, fs in students.items() if s.startswith("honest") for f in fs}
     copies = {(s, f) for s, fs in students.items() if not s.startswith("honest") for f in fs}
-    print(f"\ncases: {len(honest)} honest functions ({len(honest & skipped)} under the size floor, not compared), "
+    print(f"\n{folder.relative_to(REPO)}: {len(honest)} honest functions ({len(honest & skipped)} under the size floor, not compared), "
           f"{len(copies)} copied ({len(copies & skipped)} not compared)")
     print(f"{'threshold':>9}  {'false positives':>15}  {'false negatives':>15}")
     for t in thresholds:
@@ -115,7 +116,8 @@ def main() -> None:
           f"{min(cpu):.1f} s of CPU (best of {args.repeat}; of which normalising the kit: {kit_seconds:.1f} s CPU, "
           f"{len(kit)} units; `uptime` tells how busy the machine was); "
           f"{len(check.flags)} students flagged, {len(result.matches)} matches above {result.settings.threshold:.0%}")
-    errors_on_the_cases([0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8])
+    errors_on_the_cases([0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8])
+    errors_on_the_cases([0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8], HELDOUT)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,12 @@
 ``copied_from_kit/<function>__<from>.py``: the kit's code (or the instructor's solution) adapted to the
 assignment, names and comments changed; each must be flagged. ``shared/<function>__<student>.py``: two
 students handing in one solution with cosmetic changes; each must be flagged against the other.
+
+``heldout/`` holds a second set in the same layout, written afterwards by someone who had not seen the
+detector nor these cases (kit copies with helpers inlined, solution copies with tuple assignments split
+and temporaries added, honest "natural" loops written the way the lecture teaches): it measures how the
+settings chosen on the first set do on code they were not tuned on (tests/test_similarity.py,
+benchmarks/bench_similarity.py, README).
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CASES = Path(__file__).resolve().parent
+HELDOUT = CASES / "heldout"
 ASSIGNMENT = "a1_convolution"
 
 
@@ -24,13 +31,13 @@ class Case:
     source: str
 
 
-def load_cases() -> list[Case]:
-    """Every case file, sorted: its kind (folder), the function it defines, its name and its code."""
+def load_cases(folder: Path = CASES) -> list[Case]:
+    """Every case file of ``folder``, sorted: its kind (sub-folder), the function it defines, its name and code."""
     cases = []
-    for path in sorted((CASES / "honest").glob("*/*.py")):
+    for path in sorted((folder / "honest").glob("*/*.py")):
         cases.append(Case("honest", path.parent.name, path.stem, path.read_text()))
     for kind in ("copied_from_kit", "shared"):
-        for path in sorted((CASES / kind).glob("*.py")):
+        for path in sorted((folder / kind).glob("*.py")):
             function, _, name = path.stem.partition("__")
             cases.append(Case(kind, function, name, path.read_text()))
     return cases
