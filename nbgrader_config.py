@@ -10,6 +10,9 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
 c.CourseDirectory.course_id = "cnnkit"
 
+# nbgrader collect copies no symbolic link (nor FIFO, socket, device) a student put in the exchange.
+c.ExchangeFactory.collect = "cnnkit.grading.exchange.LinkSafeCollect"
+
 # Per-cell time limit while autograding (nbgrader 0.9 reads Execute.timeout).
 c.Execute.timeout = 300
 # A student who deleted a test cell still gets it back, so the cell is graded.

@@ -1,0 +1,235 @@
+"""``nbgrader collect`` that copies a hand-in as plain files and folders, never through a link.
+
+nbgrader's own collect (0.9.6: ``Exchange.do_copy``, ``shutil.copytree``) follows symbolic links.
+A submission folder in the exchange's ``inbound/`` stays writable after ``nbgrader submit``
+(nbgrader makes it ``0777``), so a student can add ``notes.json -> <course>/solutions/...`` (or the
+gradebook, the course config, another student's work): collect copied the link's *target* into
+``submitted/<student>/``, and the grader handed it to that student's kernel. The submission folder
+itself may also be a link placed in ``inbound/``.
+
+:class:`LinkSafeCollect` opens every folder and file without following links (``O_NOFOLLOW``, each
+relative to its already opened parent, so nothing can be swapped for a link between a look and a
+copy) and copies regular files and folders only. Left out, each with a warning naming the student
+and the path: symbolic links (to files or folders, anywhere in the tree, dangling or not), FIFOs,
+sockets, devices, files with more than one hard link, files over ``CourseDirectory.max_file_size``
+and folders nested deeper than :data:`MAX_DEPTH`. Kept from nbgrader: ``CourseDirectory.ignore`` and
+``include``, the ``max_dir_size`` bound (a submission over it is not collected; logged as an error,
+and the other students are still collected) and the group-shared permissions. Copies keep the
+source's permission bits (without setuid, setgid, sticky; always readable and writable by the
+instructor) and times, as ``shutil.copy2`` would.
+
+Set in the course's ``nbgrader_config.py``::
+
+    c.ExchangeFactory.collect = "cnnkit.grading.exchange.LinkSafeCollect"
+"""
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+
+from nbgrader.exchange.default.collect import ExchangeCollect
+
+__all__ = ["LinkSafeCollect", "MAX_DEPTH"]
+
+#: Folders deeper than this inside one submission are left out (each level holds an open folder).
+MAX_DEPTH = 32
+
+_CHUNK = 1 << 20
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: opening a FIFO swapped in after the look returns at once (fstat then refuses it)
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class _TooBig(Exception):
+    """The submission's files add up to more than ``CourseDirectory.max_dir_size``."""
+
+
+def _kind(mode: int) -> str | None:
+    """What an entry that is neither a regular file nor a folder is, in words (None if it is one)."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file or folder"
+
+
+@dataclass
+class _Copy:
+    """One submission being copied: its student, the bounds, and the bytes written so far."""
+
+    student: str
+    exclude: list[str]
+    include: list[str]
+    max_file: int | None    # bytes; None: no bound (CourseDirectory.max_file_size = 0)
+    max_total: int          # bytes, CourseDirectory.max_dir_size
+    log: logging.Logger
+    total: int = 0
+
+    def left_out(self, what: str, rel: str, detail: str = "") -> None:
+        self.log.warning("left out: %s %r%s in the submission of %s", what, rel, detail, self.student)
+
+    def folder(self, src_fd: int, dest: str, rel: str, depth: int) -> None:
+        """Copy the entries of the open folder ``src_fd`` into the existing folder ``dest``."""
+        with os.scandir(src_fd) as entries:
+            names = sorted(entry.name for entry in entries)
+        for name in names:
+            path = f"{rel}/{name}" if rel else name
+            try:
+                st = os.stat(name, dir_fd=src_fd, follow_symlinks=False)
+            except OSError as err:
+                self.left_out(f"an entry that could not be read ({err.strerror})", path)
+                continue
+            what = _kind(st.st_mode)
+            if what is not None:
+                target = ""
+                if stat.S_ISLNK(st.st_mode):
+                    try:
+                        target = f" -> {os.readlink(name, dir_fd=src_fd)!r}"
+                    except OSError:
+                        pass
+                self.left_out(what, path, target)
+            elif any(fnmatch.fnmatch(name, glob) for glob in self.exclude):
+                self.log.debug("Ignoring excluded file '%s' (see config option CourseDirectory.ignore)", path)
+            elif stat.S_ISDIR(st.st_mode):
+                if depth >= MAX_DEPTH:
+                    self.left_out(f"a folder nested deeper than {MAX_DEPTH} levels", path)
+                else:
+                    self.subfolder(src_fd, name, os.path.join(dest, name), path, depth + 1)
+            elif self.include and not any(fnmatch.fnmatch(name, glob) for glob in self.include):
+                self.log.debug("Ignoring non included file '%s' (see config option CourseDirectory.include)", path)
+            else:
+                self.file(src_fd, name, os.path.join(dest, name), path, st)
+
+    def subfolder(self, parent_fd: int, name: str, dest: str, rel: str, depth: int) -> None:
+        try:
+            fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+        except OSError as err:   # swapped for a link or a file since the look (ELOOP, ENOTDIR), or unreadable
+            self.left_out(f"a folder that could not be opened ({err.strerror})", rel)
+            return
+        try:
+            st = os.fstat(fd)
+            os.mkdir(dest, 0o700)
+            self.folder(fd, dest, rel, depth)
+            _keep_mode_and_times(dest, st, 0o700)
+        finally:
+            os.close(fd)
+
+    def file(self, parent_fd: int, name: str, dest: str, rel: str, looked: os.stat_result) -> None:
+        if self.max_file is not None and looked.st_size > self.max_file:
+            self.left_out(f"a file of {looked.st_size} bytes, over CourseDirectory.max_file_size "
+                          f"({self.max_file} bytes)", rel)
+            return
+        try:
+            fd = os.open(name, _FILE_FLAGS, dir_fd=parent_fd)
+        except OSError as err:
+            self.left_out(f"a file that could not be opened ({err.strerror})", rel)
+            return
+        try:
+            st = os.fstat(fd)
+            what = _kind(st.st_mode)
+            if what is not None:    # swapped since the look
+                self.left_out(what, rel)
+                return
+            if st.st_nlink > 1:     # another name for a file elsewhere, perhaps not the student's
+                self.left_out(f"a file with {st.st_nlink} hard links", rel)
+                return
+            os.set_blocking(fd, True)
+            # the student may still write to the file while it is copied: read no more than the bounds allow
+            dir_left = self.max_total - self.total
+            limit = dir_left if self.max_file is None else min(dir_left, self.max_file)
+            written = 0
+            with open(os.open(dest, _NEW_FILE_FLAGS, 0o600), "wb") as sink:
+                while written <= limit:
+                    chunk = os.read(fd, _CHUNK)
+                    if not chunk:
+                        break
+                    written += len(chunk)
+                    if written <= limit:
+                        sink.write(chunk)
+            if written > limit:
+                os.unlink(dest)
+                if self.max_file is None or self.max_file > dir_left:
+                    raise _TooBig(rel)
+                self.left_out(f"a file that grew past CourseDirectory.max_file_size ({self.max_file} bytes) "
+                              "while it was copied", rel)
+                return
+            self.total += written
+            _keep_mode_and_times(dest, st, 0o600)
+        finally:
+            os.close(fd)
+
+
+def _keep_mode_and_times(dest: str, st: os.stat_result, owner: int) -> None:
+    """``shutil.copystat`` for what collect made: the permission bits (no setuid, setgid or sticky,
+    always ``owner`` for the instructor) and the access and modification times."""
+    os.chmod(dest, (stat.S_IMODE(st.st_mode) & 0o777) | owner)
+    os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+class LinkSafeCollect(ExchangeCollect):
+    """nbgrader's default collect whose copy follows no link and copies regular files and folders only."""
+
+    def _student(self, src: str) -> str:
+        try:
+            return self._path_to_record(src)["username"]
+        except Exception:   # noqa: BLE001  (a name collect itself accepted; only for the messages)
+            return os.path.basename(src)
+
+    def do_copy(self, src: str, dest: str, log: logging.Logger | None = None) -> None:
+        """Copy the submission folder ``src`` to ``dest`` (made here; it must not exist)."""
+        log = log or self.log
+        coursedir = self.coursedir
+        copy = _Copy(student=self._student(src), exclude=list(coursedir.ignore), include=list(coursedir.include),
+                     max_file=1000 * coursedir.max_file_size if coursedir.max_file_size else None,
+                     max_total=1000 * coursedir.max_dir_size, log=log)
+        try:
+            src_fd = os.open(src, _DIR_FLAGS)
+        except OSError as err:
+            log.warning("left out: the whole submission of %s, %r is not a folder that can be opened without "
+                        "following a link (%s); nothing collected", copy.student, src, err.strerror)
+            return
+        try:
+            st = os.fstat(src_fd)
+            os.mkdir(dest, 0o700)
+            try:
+                copy.folder(src_fd, dest, "", 0)
+            except _TooBig as too_big:
+                shutil.rmtree(dest)
+                log.error("not collected: the submission of %s is larger than CourseDirectory.max_dir_size "
+                          "(%d bytes; reached at %r)", copy.student, copy.max_total, str(too_big))
+                return
+            _keep_mode_and_times(dest, st, 0o700)
+        finally:
+            os.close(src_fd)
+        if coursedir.groupshared:
+            self._share_with_group(dest)
+
+    def _share_with_group(self, dest: str) -> None:
+        """What nbgrader's ``do_copy`` does after ``copytree`` when ``CourseDirectory.groupshared``:
+        folders ``ug+rwx`` and setgid, files ``ug+rw`` (``dest`` holds no links: it is our copy)."""
+        for dirname, _, filenames in os.walk(dest):
+            st_mode = os.stat(dirname).st_mode
+            if st_mode & 0o2770 != 0o2770:
+                try:
+                    os.chmod(dirname, (st_mode | 0o2770) & 0o2777)
+                except PermissionError:
+                    self.log.warning("Could not update permissions of %s to make it groupshared", dirname)
+            for filename in filenames:
+                filename = os.path.join(dirname, filename)
+                st_mode = os.stat(filename).st_mode
+                if st_mode & 0o660 != 0o660:
+                    try:
+                        os.chmod(filename, (st_mode | 0o660) & 0o777)
+                    except PermissionError:
+                        self.log.warning("Could not update permissions of %s to make it groupshared", filename)
