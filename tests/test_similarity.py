@@ -317,6 +317,69 @@ def test_a_failing_comparison_leaves_the_grades_alone(tmp_path, capsys):
     assert row.similarity == "" and not list(tmp_path.iterdir())
 
 
+# ---------------------------------------------------------------- the red team's ways around the report
+
+WRAPPED = '''
+def _work(picture, weights):
+    picture = np.asarray(picture, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    rows, cols = weights.shape
+    tall = picture.shape[0] - rows + 1
+    wide = picture.shape[1] - cols + 1
+    result = np.zeros((tall, wide))
+    for a in range(tall):
+        for b in range(wide):
+            result[a, b] = np.sum(weights * picture[a:a + rows, b:b + cols])
+    return result
+
+
+def correlate2d(image, kernel):
+    return _work(image, kernel)
+'''
+
+
+def test_a_copy_behind_a_wrapper_an_alias_or_an_imported_module_is_still_the_copy(tmp_path):
+    """The red team moved a copy into a helper called by a one-line correlate2d, bound correlate2d to another
+    function, and put it in a module handed in beside the notebook: each is compared as the copy."""
+    aliased = ORIGINAL.replace("def correlate2d", "def _mine") + "\n\ncorrelate2d = _mine\n"
+    course = write_course(tmp_path / "course", REPO, {"alice": {"correlate2d": ORIGINAL},
+                                                      "wrapper": {"correlate2d": WRAPPED},
+                                                      "aliaser": {"correlate2d": aliased},
+                                                      "importer": {"correlate2d": "from mylib import correlate2d\n"}})
+    (course / "submitted" / "importer" / ASSIGNMENT / "mylib.py").write_text(
+        "import numpy as np\n" + DISGUISED.replace("import numpy\n", ""))
+    flags = check_class(course, ASSIGNMENT).flags
+    for student in ("wrapper", "aliaser", "importer"):
+        assert "correlate2d: " in flags.get(student, ""), (student, flags)
+
+
+def test_links_and_pipes_in_a_submission_folder_are_never_read(tmp_path):
+    """A notebook that is a link to a classmate's (to frame them) or a FIFO (to hang the grader) is not read."""
+    course = write_course(tmp_path / "course", REPO, {"alice": {"correlate2d": ORIGINAL},
+                                                      "framer": {"conv2d": "def conv2d(x, w, b=None):\n    return x\n"}})
+    framer = course / "submitted" / "framer" / ASSIGNMENT
+    (framer / "notes.ipynb").symlink_to(course / "submitted" / "alice" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    os.mkfifo(framer / "pipe.ipynb")
+    check = check_class(course, ASSIGNMENT)
+    assert not any("framer" in m.student or "framer" in m.other.source for m in check.result.matches)
+    from cnnkit.grading.similarity.corpus import read_regular_file
+
+    assert read_regular_file(framer / "pipe.ipynb") is None and read_regular_file(framer / "notes.ipynb") is None
+
+
+def test_a_function_padded_with_thousands_of_statements_is_not_compared_and_says_so(tmp_path):
+    """The red team's 'simbomb': 30,000 statements made the report quadratic (minutes per hand-in). Such a
+    function is left out at once, with the reason in the student's flag."""
+    padding = "".join(f"    v{i} = {i} % 7\n" for i in range(30_000))
+    bomb = "def edge_strength(image):\n" + padding + "    return image\n"
+    course = write_course(tmp_path / "course", REPO, {"bomber": {"edge_strength": bomb},
+                                                      "alice": {"correlate2d": ORIGINAL},
+                                                      "bob": {"correlate2d": DISGUISED.replace("import numpy\n", "")}})
+    check = check_class(course, ASSIGNMENT)
+    assert "statements, more than" in check.flags["bomber"] and "not compared" in check.flags["bomber"]
+    assert "bob" in check.flags.get("alice", "") or "alice" in check.flags.get("bob", "")
+
+
 # ---------------------------------------------------------------- the cases: honest, copied from the kit, shared
 
 

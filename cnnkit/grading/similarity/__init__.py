@@ -20,7 +20,7 @@ from pathlib import Path
 from .compare import DEFAULT_MIN_TOKENS, DEFAULT_THRESHOLD, Match, Result, Settings, compare
 from .. import report as rp
 from ..report import StudentReport, atomic_write_text
-from .normalize import Unit
+from .normalize import TooLarge, Unit
 
 __all__ = ["check_class", "after_grading", "ClassCheck", "Settings", "Result", "Match", "Unit", "compare", "flag_text",
            "DEFAULT_THRESHOLD", "DEFAULT_MIN_TOKENS"]
@@ -64,14 +64,18 @@ def check_class(course: str | os.PathLike, assignment: str, *, settings: Setting
     graded = corpus.graded_functions(solutions)
     notebooks = [p.name for p in releases] or [p.name for p in solutions]
     students: list[Unit] = []
-    unreadable: list[str] = []
+    unreadable: dict[str, str] = {}
     for folder in sorted((course / submitted_dir).glob(f"*/{assignment}")):
-        if folder.is_dir():   # a renamed notebook is read too (first, so the released name wins)
+        # a folder or notebook that is a link is not the student's own: never followed (corpus.read_regular_file)
+        if folder.is_dir() and not folder.is_symlink() and not folder.parent.is_symlink():
             renamed = sorted(p.name for p in folder.glob("*.ipynb") if p.name not in notebooks)
             try:  # one hand-in the parser cannot read (a 600-term expression...) is that student's row only
                 students += corpus.submission_units(folder, renamed + notebooks, graded, folder.parent.name)
+            except TooLarge as exc:
+                unreadable[folder.parent.name] = f"not compared: {exc} (look at it yourself)"
             except (RecursionError, MemoryError, ValueError, SyntaxError, OverflowError):
-                unreadable.append(folder.parent.name)
+                unreadable[folder.parent.name] = ("not compared: its code could not be read by the similarity "
+                                                  "check (look at it yourself)")
     references = (corpus.kit_units(package, lecture_dirs)
                   + corpus.solution_units(course / source_dir, course))
     boilerplate = corpus.template_units(releases, course)
@@ -80,8 +84,7 @@ def check_class(course: str | os.PathLike, assignment: str, *, settings: Setting
 
     atomic_write_text(page, render(result, assignment))
     flags = {student: flag_text(matches) for student, matches in result.flags().items()}
-    for student in unreadable:
-        flags[student] = "not compared: its code could not be read by the similarity check (look at it yourself)"
+    flags.update(unreadable)
     return ClassCheck(result, flags, page)
 
 

@@ -126,12 +126,28 @@ def top_level_functions(tree: ast.Module) -> list[ast.FunctionDef]:
     return found
 
 
+#: A function with more statements than this is not compared (a graded function has tens): the
+#: ordering below is quadratic in a block's length, and a hand-in padded with 30,000 statements held
+#: the whole class's report for minutes (the red team's "simbomb").
+MAX_STATEMENTS = 3000
+#: A block longer than this keeps its own order (canonical ordering compares every pair of statements).
+MAX_REORDERED = 300
+
+
+class TooLarge(ValueError):
+    """A piece of code too large to compare (see MAX_STATEMENTS)."""
+
+
 def normalise(node: ast.AST, *, source: str, name: str, kind: str, aliases: dict[str, str] | None = None,
               original: str = "") -> Unit:
     """The :class:`Unit` of one function definition, or of a module holding a cell's loose statements.
 
     ``node`` loses its docstrings (it is changed in place: pass a tree parsed for the purpose).
+    Raises :class:`TooLarge` for code of more than ``MAX_STATEMENTS`` statements.
     """
+    count = sum(1 for _ in _statements(node))
+    if count > MAX_STATEMENTS:
+        raise TooLarge(f"{name}: {count} statements, more than {MAX_STATEMENTS}")
     _drop_docstrings(node)
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         _drop_dead_code(node)          # a cell's loose code is read by later cells: only functions
@@ -515,6 +531,8 @@ def _canonical_order(keys: list[str], effects: list[_Effects]) -> list[int]:
     a barrier; the order is the same for any reordering of independent statements.
     """
     n = len(keys)
+    if n > MAX_REORDERED:
+        return list(range(n))
     before = [{j for j in range(i) if _conflict(effects[j], effects[i])} for i in range(n)]
     done: set[int] = set()
     order = []
