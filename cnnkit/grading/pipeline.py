@@ -23,6 +23,7 @@ import glob
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
 from . import report as rp
 from .class_report import ReportOptions, add_report_options, options_from, stored_summary, write_after_grading
+from .findings import is_timestamp
 from .policy import similarity_threshold
 from .report import StudentReport
 
@@ -504,6 +506,11 @@ def _notes(answer: Answer) -> list[str]:
                      + " (the rest was graded)")
     if answer.limits:
         notes.append("stopped by the sandbox's bounds: " + ", ".join(answer.limits))
+    if answer.limit_errors:
+        notes.append("raised errors that a bound gives (the sandbox's, or the code's own): "
+                     + ", ".join(answer.limit_errors))
+    if answer.cleaned:
+        notes.append("shown cleaned: " + "; ".join(answer.cleaned))
     if answer.tampered:
         notes.append("; ".join(answer.tampered))
     if answer.restored:
@@ -536,11 +543,32 @@ def _last_line(text: str) -> str:
 
 
 def _timestamp(coursedir, student: str, assignment: str) -> str | None:
+    """The hand-in's ``timestamp.txt``, read as the student left it: a link, a pipe or a device is no timestamp.
+
+    The student wrote this file (nbgrader's submit does, in their account): opened without following a
+    link and without blocking, checked to be a regular file, read up to 200 bytes, so a link to a FIFO
+    cannot hang the grader nor one to /dev/zero fill its memory.
+    """
     path = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment)) / "timestamp.txt"
+    text = read_small_text(path, 200)
+    return text if text is not None and is_timestamp(text) else None
+
+
+
+def read_small_text(path: Path, limit: int) -> str | None:
+    """The first ``limit`` bytes of a regular file at ``path`` (never through a link), stripped; None otherwise."""
     try:
-        return path.read_text().strip() or None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, limit).decode("utf-8", "replace").strip() or None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _submitted_students(coursedir, assignment: str) -> list[str]:

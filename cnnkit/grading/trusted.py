@@ -38,7 +38,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, List, Unicode
 
-from .findings import split_hidden
+from .findings import CELL_TIMEOUT_ENAME, split_hidden
+from .markup import sanitise_text_cells
 from .messages import (MAX_LINE_BYTES, CellDone, KernelCall, KernelReply, MessageError, Prepare, Ready, RunCell,
                        read_message)
 from .policy import Limits
@@ -89,6 +90,8 @@ class TrustedExecute(Execute):
         self._output_bytes = 0
         self._flood_noted = False
         self.diagnoses: dict[str, dict] = {}
+        self._timeouts: list[str] = []
+        self._cell_name = ""
         base = Path(self.temp_dir) if self.temp_dir else Path("/tmp")
         base.mkdir(parents=True, exist_ok=True)
         # short paths: a Unix socket's path may not exceed 107 bytes
@@ -98,6 +101,9 @@ class TrustedExecute(Execute):
         restored = restore_setup_cells(nb, self._trusted, self.locked_order)
         if restored:
             self._record({"restored": restored})
+        cleaned = sanitise_text_cells(nb.cells)    # no script of the student's reaches the formgrader
+        if cleaned:
+            self._record({"cleaned": cleaned})
         try:
             self._runner = RunnerProcess(self._channel, self._base / "runner", self._limits, self.sandboxed,
                                          (self.begin_hidden, self.end_hidden))
@@ -112,6 +118,8 @@ class TrustedExecute(Execute):
             limits = self._kernel_limits() + events
             if limits:
                 self._record({"limits": limits})
+            if self._timeouts:
+                self._record({"timeouts": self._timeouts})
             if self.diagnoses:
                 self._record({"diagnoses": self.diagnoses})
             shutil.rmtree(self._base, ignore_errors=True)
@@ -188,8 +196,14 @@ class TrustedExecute(Execute):
         return None
 
     # -- cells ------------------------------------------------------------------------------
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """nbclient's per-cell time limit ran out: note the cell here, where the student cannot forge it."""
+        self._timeouts.append(self._cell_name)
+        return await super()._async_handle_timeout(timeout, cell)
+
     def preprocess_cell(self, cell, resources, index):
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        self._cell_name = grade_id or f"cell {index}"
         trusted = self._trusted.get(grade_id) if cell.cell_type == "code" else None
         if trusted is None or grade_id in self._done:
             return super().preprocess_cell(cell, resources, index)
@@ -225,6 +239,8 @@ class TrustedExecute(Execute):
         except RunnerFailed as exc:
             self._runner.restart(self.declared, self._setup_cells())
             return [_error_output("TestRunnerError", f"the grader's test runner stopped: {exc}")]
+        if done.error is not None and done.error.get("ename") == CELL_TIMEOUT_ENAME:
+            self._timeouts.append(grade_id)              # the runner stopped the student's code: trusted
         if graded:
             self.diagnoses[grade_id] = {"checks": done.checks, "failure": _first_line(done.error)}
         outputs = []

@@ -19,7 +19,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from .findings import extra_files, limit_hits, notebook_files, tampered_cells, timed_out_cells
+from .findings import extra_files, is_timestamp, limit_hits, notebook_files, tampered_cells
 from .messages import Answer, Started, Task, _Message  # noqa: F401 - Task/Answer are this module's vocabulary
 
 # ---------------------------------------------------------------- the worker process
@@ -117,6 +117,7 @@ def grade_student(task: Task) -> Answer:
     safe_root = Path(task.temp) / "handed-in"
     try:
         dropped = safe_copy(handed_in, safe_root / student / assignment, max_bytes=_max_file_bytes(cfg))
+        dropped += _drop_bad_timestamp(safe_root / student / assignment)
         cfg.CourseDirectory.submitted_directory = str(safe_root)
         cfg.TrustedExecute.submission_dir = str(safe_root / student / assignment)
         cfg.TrustedExecute.events_file = str(scratch / "limits.jsonl")
@@ -125,6 +126,19 @@ def grade_student(task: Task) -> Answer:
         return answer
     finally:
         shutil.rmtree(safe_root, ignore_errors=True)
+
+
+def _drop_bad_timestamp(folder: Path) -> list[str]:
+    """Remove a ``timestamp.txt`` nbgrader cannot read as a time (it would fail the student's whole run)."""
+    path = folder / "timestamp.txt"
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return []
+    if is_timestamp(text):
+        return []
+    path.unlink()
+    return ["timestamp.txt (not a time: the hand-in is taken as on time)"]
 
 
 def _max_file_bytes(cfg) -> int:
@@ -192,10 +206,9 @@ def _autograde(cfg, scratch: Path, assignment: str, student: str) -> Answer:
     if not outcome["success"] or not autograded.is_dir():
         return answer
     answer.ok, answer.autograded = True, str(autograded)
-    for name in present:
-        nb = nbformat.read(autograded / f"{name}.ipynb", as_version=4)
-        answer.cell_timeouts += [f"{name}: {cell}" for cell in timed_out_cells(nb)]
-        answer.limits += [f"{name}: {hit}" for hit in limit_hits(nb)]
+    for name in present:   # errors the code raised that look like a bound: words only, the status is the
+        nb = nbformat.read(autograded / f"{name}.ipynb", as_version=4)   # sandbox's (a student can raise them)
+        answer.limit_errors += [f"{name}: {hit}" for hit in limit_hits(nb)]
 
     feedback = run_converter(SafeGenerateFeedback, coursedir, cfg)
     folder = Path(coursedir.format_path(coursedir.feedback_directory, student, assignment))
@@ -262,6 +275,8 @@ def _read_findings(path: Path, answer: Answer) -> None:
         name = entry["notebook"]
         answer.limits += [f"{name}: {limit}" for limit in entry.get("limits", [])]
         answer.restored += [f"{name}: {note}" for note in entry.get("restored", [])]
+        answer.cell_timeouts += [f"{name}: {cell}" for cell in entry.get("timeouts", [])]
+        answer.cleaned += [f"{name}: {note}" for note in entry.get("cleaned", [])]
         if "diagnoses" in entry:
             answer.diagnoses.setdefault(name, {}).update(entry["diagnoses"])
 
