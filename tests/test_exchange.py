@@ -53,6 +53,7 @@ def exchange_class(tmp_path_factory):
     shutil.copy2(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
     shutil.copytree(REPO / "solutions" / NAME, course / "solutions" / NAME)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),  # alembic
                JUPYTER_CONFIG_DIR=str(tmp / "jupyter_config"), JUPYTER_DATA_DIR=str(tmp / "jupyter_data"),
                JUPYTER_CONFIG_PATH=str(tmp / "jupyter_config"), JUPYTER_PLATFORM_DIRS="1")
     on_exchange = f"--Exchange.root={root}"
@@ -137,3 +138,32 @@ def test_submission_folder_that_is_a_link_is_not_collected(tmp_path):
     collector = LinkSafeCollect(coursedir=CourseDirectory())
     collector.do_copy(str(src), str(tmp_path / "dest"))
     assert not (tmp_path / "dest").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to give folders owners")
+def test_a_folder_claiming_another_students_name_is_never_collected(tmp_path):
+    """``inbound/`` is writable by every student: one made ``nobody+a1+<later time>+x``, owned by root, to
+    replace the work of the account ``nobody``. nbgrader would take it (latest timestamp in the name);
+    the course's collect takes nobody's own folder and never copies the impostor's."""
+    import pwd
+
+    try:
+        nobody = pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        pytest.skip("no 'nobody' account here")
+    inbound = tmp_path / "inbound"
+    inbound.mkdir()
+    own = inbound / f"nobody+{NAME}+2026-01-01 10:00:00.000000 UTC+a"
+    fake = inbound / f"nobody+{NAME}+2026-01-02 10:00:00.000000 UTC+b"
+    for folder, text in ((own, "mine"), (fake, "forged")):
+        folder.mkdir()
+        (folder / "work.txt").write_text(text)
+    os.chown(own, nobody, -1)
+    collector = LinkSafeCollect(coursedir=CourseDirectory())
+    collector.inbound_path = str(inbound)
+    records = [collector._path_to_record(str(p)) for p in (fake, own)]
+    assert collector._sort_by_timestamp(records)[0]["filename"] == own.name
+    collector.do_copy(str(fake), str(tmp_path / "forged"))
+    assert not (tmp_path / "forged").exists()
+    collector.do_copy(str(own), str(tmp_path / "mine"))
+    assert (tmp_path / "mine" / "work.txt").read_text() == "mine"

@@ -177,8 +177,27 @@ def _keep_mode_and_times(dest: str, st: os.stat_result, owner: int) -> None:
     os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
+def account_uid(username: str) -> int | None:
+    """The uid of the Unix account ``username``, or None where there is none (LMS ids, containers, Windows)."""
+    try:
+        import pwd
+    except ImportError:
+        return None
+    try:
+        return pwd.getpwnam(username).pw_uid
+    except KeyError:
+        return None
+
+
 class LinkSafeCollect(ExchangeCollect):
-    """nbgrader's default collect whose copy follows no link and copies regular files and folders only."""
+    """nbgrader's default collect whose copy follows no link and copies regular files and folders only.
+
+    It also refuses a submission folder claiming a student who has a Unix account but owned by another
+    account: ``inbound/`` is writable by every student, and nbgrader collects, for each name, the folder
+    with the latest timestamp *in its name*, only warning when its owner differs -- so ``bob`` could
+    create ``alice+a1+<later time>+x`` and replace alice's work. Such folders are put last (alice's own
+    latest folder is collected) and never copied.
+    """
 
     def _student(self, src: str) -> str:
         try:
@@ -186,9 +205,32 @@ class LinkSafeCollect(ExchangeCollect):
         except Exception:   # noqa: BLE001  (a name collect itself accepted; only for the messages)
             return os.path.basename(src)
 
+    def _impostor(self, src: str, username: str) -> int | None:
+        """The owner uid of ``src`` when it is not ``username``'s account (which exists), else None."""
+        if not self.check_owner:
+            return None
+        expected = account_uid(username)
+        try:
+            owner = os.lstat(src).st_uid
+        except OSError:
+            return None
+        return owner if expected is not None and owner != expected else None
+
+    def _sort_by_timestamp(self, records):
+        """nbgrader's order (latest first), with folders not owned by the student they name put last."""
+        ordered = super()._sort_by_timestamp(records)
+        inbound = getattr(self, "inbound_path", "")
+        return sorted(ordered, key=lambda r: self._impostor(os.path.join(inbound, r["filename"]), r["username"])
+                      is not None)
+
     def do_copy(self, src: str, dest: str, log: logging.Logger | None = None) -> None:
         """Copy the submission folder ``src`` to ``dest`` (made here; it must not exist)."""
         log = log or self.log
+        owner = self._impostor(src, self._student(src))
+        if owner is not None:
+            log.warning("not collected: %r claims to be a submission of %s but is owned by uid %d, another "
+                        "account (CollectApp.check_owner)", os.path.basename(src), self._student(src), owner)
+            return
         coursedir = self.coursedir
         copy = _Copy(student=self._student(src), exclude=list(coursedir.ignore), include=list(coursedir.include),
                      max_file=1000 * coursedir.max_file_size if coursedir.max_file_size else None,
