@@ -167,3 +167,32 @@ def test_a_folder_claiming_another_students_name_is_never_collected(tmp_path):
     assert not (tmp_path / "forged").exists()
     collector.do_copy(str(own), str(tmp_path / "mine"))
     assert (tmp_path / "mine" / "work.txt").read_text() == "mine"
+
+
+def test_a_folder_with_no_time_in_its_name_stops_nobody(exchange_class):
+    """``inbound/`` is writable by all: ``mallory+a1_convolution+not a time`` stopped nbgrader's collect for the
+    whole class (dateutil's ParserError). The course's collect leaves it out and collects the others."""
+    inbound = exchange_class["inbound"].parent
+    bad = inbound / f"mallory+{NAME}+not a time"
+    bad.mkdir()
+    (bad / "x.txt").write_text("x")
+    try:
+        done, submitted = collect(exchange_class)
+        ok(done)
+        assert (submitted / f"{NAME}.ipynb").is_file()
+        assert not (exchange_class["course"] / "submitted" / "mallory" / NAME).exists()
+        assert "not a submission folder nbgrader made" in done.stdout + done.stderr
+    finally:
+        shutil.rmtree(bad)
+
+
+def test_a_submission_of_too_many_files_is_not_collected(tmp_path, monkeypatch):
+    import cnnkit.grading.exchange as exchange
+
+    monkeypatch.setattr(exchange, "MAX_ENTRIES", 50)
+    src = tmp_path / f"{STUDENT}+{NAME}+2026-01-01 00:00:00.000000 UTC+abc"
+    src.mkdir()
+    for i in range(60):
+        (src / f"f{i}.txt").write_text("")
+    LinkSafeCollect(coursedir=CourseDirectory()).do_copy(str(src), str(tmp_path / "dest"))
+    assert not (tmp_path / "dest").exists()

@@ -531,3 +531,14 @@ def test_a_killed_worker_leaves_no_temporary_files(tmp_path):
                 dirs[:] = []
             left += [os.path.join(top, f) for f in files if f == token]
     assert left == [], left
+
+
+def test_no_control_character_of_a_student_reaches_the_report():
+    """The red team named handed-in folders with escape codes: ``cat`` of the report cleared the screen
+    and drew a forged table. Every text of a row is printable; line breaks become spaces."""
+    evil = "extra files: x\x1b[H\x1b[2J\nhonest  0 / 26 auto  kernel died\x1b[8m\u202e"
+    row = StudentReport("eve\x1b[31m", 1.0, 2.0, rp.GRADED, detail=evil, similarity="conv2d: 90% like student \x07b")
+    for text in (rp.format_table([row]), rp.reports_to_csv([row])):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+        assert "\\x1b[2J" in text                       # shown, not obeyed
+    assert "\n" not in row.detail

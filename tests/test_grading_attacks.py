@@ -517,7 +517,8 @@ def attack_md_xss(kit: Kit):
     cell_by_id(nb, "q_corr_vs_conv").source = (
         "Symmetric kernels. <script>window.__MARK__ = 7</script><img src=x onerror=\"window.__MARK__=8\">"
         "<svg onload=\"window.__MARK__=9\"></svg> [more](javascript:window.__MARK__=10) "
-        "[again](&#106;avascript:window.__MARK__=11)").replace("__MARK__", kit.marks["xss"])
+        "[again](&#106;avascript:window.__MARK__=11) <![CDATA[ x ><img src=x onerror=\"window.__MARK__=12\"> ]]>"
+        "\n\n<details open ontoggle=\"window.__MARK__=13\" ").replace("__MARK__", kit.marks["xss"])   # round 4
     cell_by_id(nb, "q_filters").source = "The box filter blurs; the Sobel filters find edges."   # plain: kept
     return nb
 
@@ -2187,14 +2188,16 @@ def test_no_script_in_a_markdown_answer_reaches_the_formgrader(run):
         text = path.read_bytes().decode("utf-8", "replace")
         assert f"<script>window.{mark}" not in text and not [r for r in runs(text) if mark in r[2]], path
     assert "shown cleaned" in run.report["md_xss"]["detail"]
+    assert "shown cleaned" not in run.report["honest"]["detail"]     # the instructor's own Markdown is never flagged
 
 
 def test_forged_timeout_and_memory_errors_do_not_hide_tampering(run):
     """Statuses come from what the grader and the sandbox saw, not from error names a student can raise."""
     row = run.report["fake_status"]
     assert row["status"] == "tampered test cells (restored)", row
-    assert "interrupted at the per-cell time limit" not in row["detail"]
-    assert "stopped by the sandbox's bounds" not in row["detail"]
+    assert "interrupted at the per-cell time limit" not in row["detail"]     # the grader interrupted nothing
+    assert "stopped by the sandbox's bounds" not in row["detail"]            # the sandbox counted nothing
+    assert "the code's own raise" in row["detail"]                           # what it raised, said as such
     assert run.score("fake_status") <= run.score("wrong")
 
 

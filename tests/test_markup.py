@@ -24,8 +24,11 @@ HOSTILE = [
     "<details open ontoggle=alert(9)>",
     "![x](javascript:alert(10))",
     "<a href='vbscript:msgbox(1)'>x</a>",
-    "<!--><script>alert(11)</script>-->",
+    "x\n\n<!--><script>alert(11)</script>-->",
     "text\n\n<div>\n\n<script>alert(12)</script>\n\n</div>",
+    # round 4 (the second red team): read otherwise by Python's HTMLParser than by a browser
+    "Symmetric kernels. <![CDATA[ x ><img src=x onerror=alert(13)> ]]>",
+    "text\n\n<details open ontoggle=alert(14) ",
 ]
 
 PLAIN = [

@@ -341,15 +341,24 @@ def correlate2d(image, kernel):
 def test_a_copy_behind_a_wrapper_an_alias_or_an_imported_module_is_still_the_copy(tmp_path):
     """The red team moved a copy into a helper called by a one-line correlate2d, bound correlate2d to another
     function, and put it in a module handed in beside the notebook: each is compared as the copy."""
-    aliased = ORIGINAL.replace("def correlate2d", "def _mine") + "\n\ncorrelate2d = _mine\n"
-    course = write_course(tmp_path / "course", REPO, {"alice": {"correlate2d": ORIGINAL},
-                                                      "wrapper": {"correlate2d": WRAPPED},
-                                                      "aliaser": {"correlate2d": aliased},
-                                                      "importer": {"correlate2d": "from mylib import correlate2d\n"}})
-    (course / "submitted" / "importer" / ASSIGNMENT / "mylib.py").write_text(
-        "import numpy as np\n" + DISGUISED.replace("import numpy\n", ""))
+    mine = ORIGINAL.replace("def correlate2d", "def _mine")
+    method = "class _Impl:\n    @staticmethod\n" + textwrap.indent(mine.strip("\n"), "    ") + "\n"
+    factory = "def _make():\n" + textwrap.indent(mine.strip("\n"), "    ") + "\n    return _mine\n"
+    hand_ins = {"alice": {"correlate2d": ORIGINAL},
+                "wrapper": {"correlate2d": WRAPPED},
+                "aliaser": {"correlate2d": mine + "\n\ncorrelate2d = _mine\n"},
+                "tuple": {"correlate2d": mine + "\n\ncorrelate2d, _unused = _mine, None\n"},      # the second red team's
+                "method": {"correlate2d": method + "\n\ncorrelate2d = _Impl._mine\n"},
+                "factory": {"correlate2d": factory + "\n\ncorrelate2d = _make()\n"},
+                "importer": {"correlate2d": "from mylib import correlate2d\n"},
+                "package": {"correlate2d": "from mylib.ops import correlate2d\n"}}
+    course = write_course(tmp_path / "course", REPO, hand_ins)
+    copy = "import numpy as np\n" + DISGUISED.replace("import numpy\n", "")
+    (course / "submitted" / "importer" / ASSIGNMENT / "mylib.py").write_text(copy)
+    (course / "submitted" / "package" / ASSIGNMENT / "mylib").mkdir()
+    (course / "submitted" / "package" / ASSIGNMENT / "mylib" / "ops.py").write_text(copy)
     flags = check_class(course, ASSIGNMENT).flags
-    for student in ("wrapper", "aliaser", "importer"):
+    for student in set(hand_ins) - {"alice"}:
         assert "correlate2d: " in flags.get(student, ""), (student, flags)
 
 
@@ -372,11 +381,15 @@ def test_a_function_padded_with_thousands_of_statements_is_not_compared_and_says
     function is left out at once, with the reason in the student's flag."""
     padding = "".join(f"    v{i} = {i} % 7\n" for i in range(30_000))
     bomb = "def edge_strength(image):\n" + padding + "    return image\n"
+    literal = "def conv_param_count(c_in, c_out, k, bias=True):\n    table = [" + ", ".join(["0"] * 200_000) \
+        + "]\n    return table[0] + c_in\n"
     course = write_course(tmp_path / "course", REPO, {"bomber": {"edge_strength": bomb},
+                                                      "lister": {"conv_param_count": literal},
                                                       "alice": {"correlate2d": ORIGINAL},
                                                       "bob": {"correlate2d": DISGUISED.replace("import numpy\n", "")}})
     check = check_class(course, ASSIGNMENT)
     assert "statements, more than" in check.flags["bomber"] and "not compared" in check.flags["bomber"]
+    assert "syntax nodes" in check.flags["lister"]
     assert "bob" in check.flags.get("alice", "") or "alice" in check.flags.get("bob", "")
 
 

@@ -30,6 +30,7 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass
+from datetime import datetime
 
 from nbgrader.exchange.default.collect import ExchangeCollect
 
@@ -37,6 +38,9 @@ __all__ = ["LinkSafeCollect", "MAX_DEPTH"]
 
 #: Folders deeper than this inside one submission are left out (each level holds an open folder).
 MAX_DEPTH = 32
+#: A submission with more files and folders than this is not collected (max_dir_size counts bytes
+#: only: 30,000 empty files passed it; millions would use up the instructor's inodes and time).
+MAX_ENTRIES = 10_000
 
 _CHUNK = 1 << 20
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -75,6 +79,7 @@ class _Copy:
     max_total: int          # bytes, CourseDirectory.max_dir_size
     log: logging.Logger
     total: int = 0
+    entries: int = 0
 
     def left_out(self, what: str, rel: str, detail: str = "") -> None:
         self.log.warning("left out: %s %r%s in the submission of %s", what, rel, detail, self.student)
@@ -85,6 +90,9 @@ class _Copy:
             names = sorted(entry.name for entry in entries)
         for name in names:
             path = f"{rel}/{name}" if rel else name
+            self.entries += 1
+            if self.entries > MAX_ENTRIES:
+                raise _TooBig(f"{path} (more than {MAX_ENTRIES} files and folders)")
             try:
                 st = os.stat(name, dir_fd=src_fd, follow_symlinks=False)
             except OSError as err:
@@ -216,6 +224,16 @@ class LinkSafeCollect(ExchangeCollect):
             return None
         return owner if expected is not None and owner != expected else None
 
+    def _path_to_record(self, path):
+        """nbgrader's record of an inbound folder; one whose name holds no time (``mallory+a1+not a time``,
+        which stopped nbgrader's collect for the whole class) is kept apart, oldest of all, never copied."""
+        try:
+            return super()._path_to_record(path)
+        except Exception:  # noqa: BLE001 - dateutil's ParserError, OverflowError...: a name nbgrader did not make
+            filename = os.path.basename(path)
+            return {"username": filename.split("+", 1)[0], "filename": filename, "timestamp": datetime.min,
+                    "unreadable": True}
+
     def _sort_by_timestamp(self, records):
         """nbgrader's order (latest first), with folders not owned by the student they name put last."""
         ordered = super()._sort_by_timestamp(records)
@@ -226,6 +244,12 @@ class LinkSafeCollect(ExchangeCollect):
     def do_copy(self, src: str, dest: str, log: logging.Logger | None = None) -> None:
         """Copy the submission folder ``src`` to ``dest`` (made here; it must not exist)."""
         log = log or self.log
+        try:
+            super()._path_to_record(src)
+        except Exception:  # noqa: BLE001 - see _path_to_record
+            log.warning("not collected: %r is not a submission folder nbgrader made (no time in its name)",
+                        os.path.basename(src))
+            return
         owner = self._impostor(src, self._student(src))
         if owner is not None:
             log.warning("not collected: %r claims to be a submission of %s but is owned by uid %d, another "
@@ -249,7 +273,8 @@ class LinkSafeCollect(ExchangeCollect):
             except _TooBig as too_big:
                 shutil.rmtree(dest)
                 log.error("not collected: the submission of %s is larger than CourseDirectory.max_dir_size "
-                          "(%d bytes; reached at %r)", copy.student, copy.max_total, str(too_big))
+                          "(%d bytes) or holds more than %d entries (reached at %r)", copy.student, copy.max_total,
+                          MAX_ENTRIES, str(too_big))
                 return
             _keep_mode_and_times(dest, st, 0o700)
         finally:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import re
-from html.parser import HTMLParser
 
 #: What Markdown renders to, and nothing that runs: no script, style, iframe, svg, form, event handler.
 ALLOWED_TAGS = frozenset({
@@ -30,72 +29,78 @@ ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto", "attachment"})
 def safe_markdown(source: str, attachments: dict | None = None) -> str | None:
     """``None`` when ``source`` renders to nothing that runs; else the cleaned HTML to show instead.
 
-    ``attachments`` are the cell's own (images it carries), which the rendering needs.
+    ``attachments`` are the cell's own (images it carries), which the rendering needs. Markdown that
+    renders the same with raw HTML escaped holds no raw HTML (its ``<`` became text or math), so only
+    its links need a look; any raw HTML at all is cleaned, whatever it looks like: the decision is never
+    left to a parser that might read the HTML otherwise than a browser does (the red team's
+    ``<![CDATA[ ><img onerror=...>`` and a tag left open at the end of the cell, which the template's
+    next ``>`` closes).
     """
     import bleach
 
     rendered = _render(source, attachments)
-    if not _Inspector.finds_danger(rendered):
-        return None
+    if rendered == _render(source, attachments, escape=True) and not runs(rendered):
+        return None          # no raw HTML passed through (every "<" became text or math) and no bad link
     cleaned = bleach.clean(rendered, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                            protocols=ALLOWED_PROTOCOLS | {"data"}, strip=False)
-    if _Inspector.finds_danger(_render(cleaned, attachments)):   # as the templates will render it again
+    if runs(_render(cleaned, attachments)) or runs(cleaned + ">"):   # as the templates will render it again
         return f"<pre>{html.escape(source)}</pre>"
     return cleaned
 
 
-def _render(source: str, attachments: dict | None) -> str:
-    """The HTML nbgrader's templates make of a Markdown cell (nbconvert's mistune renderer)."""
+def _render(source: str, attachments: dict | None, escape: bool = False) -> str:
+    """The HTML nbgrader's templates make of a Markdown cell (nbconvert's mistune renderer; with ``escape``,
+    raw HTML shown as text)."""
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
     try:
-        return MarkdownWithMath(renderer=IPythonRenderer(escape=False, attachments=attachments or {})).render(source)
+        renderer = IPythonRenderer(escape=escape, attachments=attachments or {})
+        return MarkdownWithMath(renderer=renderer).render(source)
     except Exception:  # a broken attachment...: judge the text as HTML, the strictest reading
-        return source
+        return source if not escape else html.escape(source)
 
 
-class _Inspector(HTMLParser):
-    """Finds a tag, an attribute or a link scheme outside the allowed ones in a piece of HTML."""
+#: What Markdown itself adds to the allowed: a heading's anchor id, a code block's language class.
+_RENDERER_ATTRIBUTES = {"id", "class"}
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.danger = False
 
-    @classmethod
-    def finds_danger(cls, text: str) -> bool:
-        inspector = cls()
-        try:
-            inspector.feed(text)
-            inspector.close()
-        except Exception:  # HTMLParser is lenient; whatever it cannot read is not shown as it is
-            return True
-        return inspector.danger
+def runs(text: str) -> bool:
+    """Whether ``text``, parsed as a browser parses HTML (html5lib, which bleach ships), holds a tag, an
+    attribute or a link scheme outside the allowed ones."""
+    from bleach._vendor import html5lib
 
-    def handle_starttag(self, tag: str, attrs) -> None:
-        allowed = ALLOWED_ATTRIBUTES.get(tag, [])
+    fragment = html5lib.parseFragment(text, namespaceHTMLElements=False)
+    for element in fragment.iter():
+        tag = element.tag
+        if not isinstance(tag, str) or tag == "DOCUMENT_FRAGMENT":
+            continue                                     # comments and the fragment itself
         if tag not in ALLOWED_TAGS:
-            self.danger = True
-        for name, value in attrs:
+            return True
+        allowed = set(ALLOWED_ATTRIBUTES.get(tag, ())) | _RENDERER_ATTRIBUTES
+        for name, value in element.attrib.items():
             if name not in allowed:
-                self.danger = True
-            elif name in ("href", "src") and value is not None:
+                return True
+            if name in ("href", "src"):
                 scheme = re.sub(r"[\x00-\x20]", "", value).split(":", 1)
-                if len(scheme) == 2 and "/" not in scheme[0] and scheme[0].lower() not in ALLOWED_PROTOCOLS \
+                if len(scheme) == 2 and not re.search(r"[/?#]", scheme[0]) \
+                        and scheme[0].lower() not in ALLOWED_PROTOCOLS \
                         and not (tag == "img" and scheme[0].lower() == "data"):
-                    self.danger = True
-
-    handle_startendtag = handle_starttag
-
-    def handle_comment(self, data: str) -> None:
-        self.danger = True                                   # <!-- --> can hide conditional markup
+                    return True
+    return False
 
 
-def sanitise_text_cells(cells) -> list[str]:
-    """Clean every Markdown and raw cell of a notebook's ``cells`` in place; return what was changed, in words."""
+def sanitise_text_cells(cells, trusted: frozenset[str] = frozenset()) -> list[str]:
+    """Clean every Markdown and raw cell of a notebook's ``cells`` in place; return what was changed, in words.
+
+    A cell whose text is one of ``trusted`` (the instructor's own Markdown, from the source notebook) is
+    left alone: it is the course's, and cleaning it would flag every student.
+    """
     changed = []
     for index, cell in enumerate(cells):
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
+        if source in trusted:
+            continue
         if cell.get("cell_type") == "markdown":
             cleaned = safe_markdown(source, cell.get("attachments"))
             if cleaned is not None:

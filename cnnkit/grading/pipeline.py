@@ -452,7 +452,7 @@ def _settle_graded(run: _Run, outcome: Outcome, answer: Answer, base: dict) -> S
     points = submission_score(run.db_url, run.course_id, run.assignment, student)
     late = points.seconds_late
     statuses += [rp.TIMEOUT] * bool(answer.cell_timeouts) + [rp.MISSING] * bool(answer.missing)
-    statuses += [rp.LIMIT] * bool(answer.limits)
+    statuses += [rp.LIMIT] * bool(answer.limits or answer.limit_errors)
     statuses += [rp.TAMPERED] * bool(answer.tampered) + [rp.LATE] * (late > 0)
     if late > 0:
         notes.append(f"submitted {_duration(late)} late")
@@ -507,7 +507,7 @@ def _notes(answer: Answer) -> list[str]:
     if answer.limits:
         notes.append("stopped by the sandbox's bounds: " + ", ".join(answer.limits))
     if answer.limit_errors:
-        notes.append("raised errors that a bound gives (the sandbox's, or the code's own): "
+        notes.append("raised the error a bound gives (the sandbox's bound, or the code's own raise): "
                      + ", ".join(answer.limit_errors))
     if answer.cleaned:
         notes.append("shown cleaned: " + "; ".join(answer.cleaned))

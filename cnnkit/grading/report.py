@@ -25,8 +25,9 @@ LIMIT = "resource limit"
 KERNEL_DIED = "kernel died"
 ERROR = "error"
 #: Every status, mildest first. A student with several problems is shown with the worst one;
-#: the detail column lists them all.
-STATUSES = (GRADED, LATE, TAMPERED, MISSING, TIMEOUT, LIMIT, KERNEL_DIED, ERROR)
+#: the detail column lists them all. Tampering ranks above a timeout or a resource limit: a
+#: MemoryError a submission raises itself must not hide the test cell it edited.
+STATUSES = (GRADED, LATE, MISSING, TIMEOUT, LIMIT, TAMPERED, KERNEL_DIED, ERROR)
 #: The ``sandbox`` column: how the submission's code ran.
 SANDBOXED = "bwrap"
 UNSANDBOXED = "none (--unsandboxed)"
@@ -74,6 +75,29 @@ class StudentReport:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        for name in ("student", "detail", "timestamp", "similarity"):
+            setattr(self, name, printable(getattr(self, name)))
+
+
+def printable(text: str) -> str:
+    """``text`` with no control character: line breaks and tabs become spaces, any other (an escape code
+    that clears the instructor's terminal, a bidirectional override) is written as ``\\xNN``.
+
+    A row's text comes partly from the student (the names of the files they handed in, the errors they
+    raised): the red team named folders so that ``cat grading_report_NAME.txt`` cleared the screen and
+    drew a forged table.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char in "\n\r\t":
+            out.append(" ")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(char.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
 
 
 def worst(statuses: list[str]) -> str:

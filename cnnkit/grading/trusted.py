@@ -81,7 +81,8 @@ class TrustedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._trusted = _trusted_cells(resources)
         self._notebook = (resources or {}).get("nbgrader", {}).get("notebook", "")
-        self.declared, self.locked_order = _source_facts(Path(self.source_dir) / f"{self._notebook}.ipynb")
+        self.declared, self.locked_order, self._instructor_text = _source_facts(
+            Path(self.source_dir) / f"{self._notebook}.ipynb")
         self._done: set[str] = set()
         self._limits = Limits(**self.limits) if self.limits else Limits()
         self._client = None
@@ -101,7 +102,7 @@ class TrustedExecute(Execute):
         restored = restore_setup_cells(nb, self._trusted, self.locked_order)
         if restored:
             self._record({"restored": restored})
-        cleaned = sanitise_text_cells(nb.cells)    # no script of the student's reaches the formgrader
+        cleaned = sanitise_text_cells(nb.cells, self._instructor_text)   # no student script reaches the formgrader
         if cleaned:
             self._record({"cleaned": cleaned})
         try:
@@ -555,8 +556,9 @@ def restore_setup_cells(nb, trusted: dict[str, tuple[str, bool]], order: list[st
     return notes
 
 
-def _source_facts(path: Path) -> tuple[dict, list[str]]:
-    """The declared student names and the order of the read-only code cells of a source notebook."""
+def _source_facts(path: Path) -> tuple[dict, list[str], frozenset[str]]:
+    """The declared student names, the order of the read-only code cells, and the Markdown texts of a
+    source notebook (the instructor's own: never cleaned)."""
     from dataclasses import asdict
 
     import nbformat
@@ -568,7 +570,8 @@ def _source_facts(path: Path) -> tuple[dict, list[str]]:
     order = [c.metadata.nbgrader.grade_id for c in nb.cells
              if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("locked")
              and c.metadata.nbgrader.get("grade_id")]
-    return declared, order
+    text = frozenset(c.source for c in nb.cells if c.cell_type == "markdown")
+    return declared, order, text
 
 
 def _trusted_cells(resources) -> dict[str, tuple[str, bool]]:

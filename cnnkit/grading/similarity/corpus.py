@@ -15,6 +15,7 @@ import ast
 import json
 import os
 import stat
+import textwrap
 from pathlib import Path
 
 from .normalize import Unit, import_aliases, normalise, source_lines, strip_magics, top_level_functions, units_from_code
@@ -168,50 +169,58 @@ def kit_units(package_dir: Path, lecture_dirs: list[Path]) -> list[Unit]:
 MAX_MODULE_BYTES = 2 * 2**20
 
 
+#: At most this many modules handed in beside the notebooks are read (sub-folders included).
+MAX_MODULES = 100
+
+
 def submission_units(folder: Path, notebooks: list[str], graded: list[str], student: str) -> list[Unit]:
     """The graded functions one student handed in (in ``folder``), each with the student's own helpers it calls.
 
     Definitions come from any code cell of the notebooks (the last one wins, as when the notebook runs)
-    and from Python modules handed in beside them (``from mylib import conv2d``). A graded name bound to
-    another function (``conv2d = _my_conv``) is that function. The helpers a graded function calls by
-    name -- functions the student defined, not graded ones -- are compared as part of it, so a copy
-    moved into ``_work(...)`` behind a one-line wrapper is still the copy (the red team's evasion).
+    and from the Python modules handed in with them, in sub-folders too (``from mylib.ops import conv2d``).
+    A graded name bound by an assignment stands for the functions its right-hand side names
+    (``conv2d = _mine``, ``conv2d, _ = _mine, None``, ``conv2d = _Impl.conv2d``, ``conv2d = _factory()``).
+    The helpers a graded function calls by name -- functions or methods the student defined, not graded
+    ones -- are compared as part of it: a copy moved behind a one-line wrapper is still the copy (the red
+    teams' evasions). A graded name bound in a way none of this follows is compared as all the student's
+    own functions together.
     """
     wanted = set(graded)
-    latest: dict[str, tuple[ast.FunctionDef | str, str]] = {}   # name -> (its def, or the name it is bound to; source)
-    aliases: dict[str, str] = {}
-    pieces = [_read_module(path) for path in sorted(Path(folder).glob("*.py"))]
+    code = _Code()
+    for path in _modules(Path(folder)):
+        code.add(_read_module(path))
     for name in notebooks:
-        pieces += [strip_magics(code) for _, code, _ in code_cells(Path(folder) / name)]
-    for code in pieces:
-        if not code or ("def " not in code and "=" not in code and "import" not in code):
-            continue
-        try:
-            tree = ast.parse(code)
-        except (SyntaxError, ValueError):
-            continue
-        aliases.update(import_aliases(tree))
-        lines = code.splitlines(keepends=True)
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                latest[node.name] = (node, source_lines(lines, node))
-            elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                  and isinstance(node.value, ast.Name)):
-                latest[node.targets[0].id] = (node.value.id, "")
+        for _, source, _ in code_cells(Path(folder) / name):
+            code.add(strip_magics(source))
     units = []
     for name in graded:
-        found = _resolve(name, latest)
+        found = code.resolve(name)
+        if found is None and name in code.bound:           # bound in a way not followed: everything the student wrote
+            found = next(iter(code.own_functions(wanted)), None)
         if found is None:
             continue
         node, original = found
-        helpers = _helpers(node, latest, wanted)
+        helpers = [h for h in code.helpers(node, wanted) if h[1] != original]
+        if name in code.bound and name not in code.defined:
+            helpers += [h for h in code.own_functions(wanted) if h[1] != original and h not in helpers]
         combined = ast.parse(original).body[0]                   # a fresh copy: the helpers go inside it
         combined.name = name
         combined.body = [ast.parse(src).body[0] for _, src in helpers] + combined.body
         shown = "".join(src for _, src in helpers) + original
-        units.append(normalise(combined, source=f"student {student}", name=name, kind=STUDENT, aliases=aliases,
+        units.append(normalise(combined, source=f"student {student}", name=name, kind=STUDENT, aliases=code.aliases,
                                original=shown))
     return units
+
+
+def _modules(folder: Path) -> list[Path]:
+    """The ``.py`` files under ``folder``, sub-folders included, never through a link, at most MAX_MODULES."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        found += [Path(root) / f for f in sorted(files) if f.endswith(".py")]
+        if len(found) >= MAX_MODULES:
+            break
+    return found[:MAX_MODULES]
 
 
 def _read_module(path: Path) -> str:
@@ -219,32 +228,89 @@ def _read_module(path: Path) -> str:
     return data.decode("utf-8", "replace") if data is not None else ""
 
 
-def _resolve(name: str, latest: dict) -> tuple[ast.FunctionDef, str] | None:
-    """The definition ``name`` stands for, following ``name = other`` bindings (a few steps at most)."""
-    seen = set()
-    while name in latest and name not in seen:
-        seen.add(name)
-        target, source = latest[name]
-        if not isinstance(target, str):
-            return target, source
-        name = target
-    return None
+class _Code:
+    """What one student's code defines: functions (top level, methods, by name), and what each name is bound to."""
 
+    def __init__(self) -> None:
+        self.latest: dict[str, tuple] = {}      # name -> ("def", node, source) or ("expr", value node)
+        self.methods: dict[str, tuple[ast.AST, str]] = {}
+        self.aliases: dict[str, str] = {}
+        self.defined: set[str] = set()
+        self.bound: set[str] = set()
 
-def _helpers(node: ast.AST, latest: dict, graded: set[str]) -> list[tuple[str, str]]:
-    """The student's own functions ``node`` calls by name, and theirs in turn (not the graded ones), in order found."""
-    found: dict[str, str] = {}
-    todo = [node]
-    while todo and len(found) < 50:
-        current = todo.pop()
-        for item in ast.walk(current):
-            if isinstance(item, ast.Name) and isinstance(item.ctx, ast.Load) and item.id not in graded \
-                    and item.id not in found:
-                resolved = _resolve(item.id, latest)
+    def add(self, code: str) -> None:
+        if not code or ("def " not in code and "=" not in code and "import" not in code):
+            return
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            return
+        self.aliases.update(import_aliases(tree))
+        lines = code.splitlines(keepends=True)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.latest[node.name] = ("def", node, source_lines(lines, node))
+                self.defined.add(node.name)
+            elif isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        source = textwrap.dedent(source_lines(lines, item))
+                        self.methods[item.name] = (ast.parse(source).body[0], source)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    pairs = (zip(target.elts, node.value.elts) if isinstance(target, ast.Tuple)
+                             and isinstance(node.value, ast.Tuple) and len(target.elts) == len(node.value.elts)
+                             else [(t, node.value) for t in (target.elts if isinstance(target, ast.Tuple) else [target])])
+                    for name_node, value in pairs:
+                        if isinstance(name_node, ast.Name):
+                            self.latest[name_node.id] = ("expr", value)
+                            self.bound.add(name_node.id)
+                            self.defined.discard(name_node.id)
+
+    def resolve(self, name: str, depth: int = 0, calls: bool = True) -> tuple[ast.AST, str] | None:
+        """The function ``name`` stands for, following assignments a few steps (with ``calls``, through
+        ``name = factory()`` too: right for a graded name, wrong for a data variable ``out = conv2d(x)``)."""
+        entry = self.latest.get(name)
+        if entry is None or depth > 8:
+            return None
+        if entry[0] == "def":
+            return entry[1], entry[2]
+        if not calls and not isinstance(entry[1], (ast.Name, ast.Attribute)):
+            return None
+        for item in ast.walk(entry[1]):
+            if isinstance(item, ast.Name) and item.id != name:
+                found = self.resolve(item.id, depth + 1, calls)
+                if found is not None:
+                    return found
+            elif isinstance(item, ast.Attribute) and item.attr in self.methods:
+                return self.methods[item.attr]
+        return None
+
+    def helpers(self, node: ast.AST, graded: set[str]) -> list[tuple[str, str]]:
+        """The student's own functions and methods ``node`` calls by name, and theirs in turn (not graded ones)."""
+        found: dict[str, str] = {}
+        todo = [node]
+        while todo and len(found) < 50:
+            current = todo.pop()
+            local = {n.id for n in ast.walk(current) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+            local |= {a.arg for a in ast.walk(current) if isinstance(a, ast.arg)}
+            for item in ast.walk(current):
+                name = item.id if isinstance(item, ast.Name) and isinstance(item.ctx, ast.Load) else \
+                    item.attr if isinstance(item, ast.Attribute) and item.attr in self.methods else None
+                if name is None or name in graded or name in found or name in local:
+                    continue
+                resolved = self.resolve(name, calls=False) or self.methods.get(name)
                 if resolved is not None and resolved[0] is not node:
-                    found[item.id] = resolved[1]
+                    found[name] = resolved[1]
                     todo.append(resolved[0])
-    return list(found.items())
+        return list(found.items())
+
+    def own_functions(self, graded: set[str]) -> list[tuple[ast.AST, str]]:
+        """Every function and method the student defined under a name that is not graded."""
+        functions = [(entry[1], entry[2]) for name, entry in self.latest.items()
+                     if entry[0] == "def" and name not in graded]
+        return functions + [m for name, m in self.methods.items() if name not in graded]
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -130,6 +130,9 @@ def top_level_functions(tree: ast.Module) -> list[ast.FunctionDef]:
 #: ordering below is quadratic in a block's length, and a hand-in padded with 30,000 statements held
 #: the whole class's report for minutes (the red team's "simbomb").
 MAX_STATEMENTS = 3000
+#: A function of more syntax nodes than this is not compared either (the second red team's literal list of a
+#: million items took half a minute per hand-in).
+MAX_NODES = 50_000
 #: A block longer than this keeps its own order (canonical ordering compares every pair of statements).
 MAX_REORDERED = 300
 
@@ -148,6 +151,10 @@ def normalise(node: ast.AST, *, source: str, name: str, kind: str, aliases: dict
     count = sum(1 for _ in _statements(node))
     if count > MAX_STATEMENTS:
         raise TooLarge(f"{name}: {count} statements, more than {MAX_STATEMENTS}")
+    size = 0
+    for size, _ in enumerate(ast.walk(node), 1):
+        if size > MAX_NODES:
+            raise TooLarge(f"{name}: more than {MAX_NODES} syntax nodes (a literal of a million items...)")
     _drop_docstrings(node)
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         _drop_dead_code(node)          # a cell's loose code is read by later cells: only functions
