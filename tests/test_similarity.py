@@ -371,9 +371,9 @@ def test_links_and_pipes_in_a_submission_folder_are_never_read(tmp_path):
     os.mkfifo(framer / "pipe.ipynb")
     check = check_class(course, ASSIGNMENT)
     assert not any("framer" in m.student or "framer" in m.other.source for m in check.result.matches)
-    from cnnkit.grading.similarity.corpus import read_regular_file
+    from cnnkit.grading.findings import read_regular_file
 
-    assert read_regular_file(framer / "pipe.ipynb") is None and read_regular_file(framer / "notes.ipynb") is None
+    assert read_regular_file(framer / "pipe.ipynb", 2**20) is None and read_regular_file(framer / "notes.ipynb", 2**20) is None
 
 
 def test_a_function_padded_with_thousands_of_statements_is_not_compared_and_says_so(tmp_path):

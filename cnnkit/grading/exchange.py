@@ -286,17 +286,14 @@ class LinkSafeCollect(ExchangeCollect):
         """What nbgrader's ``do_copy`` does after ``copytree`` when ``CourseDirectory.groupshared``:
         folders ``ug+rwx`` and setgid, files ``ug+rw`` (``dest`` holds no links: it is our copy)."""
         for dirname, _, filenames in os.walk(dest):
-            st_mode = os.stat(dirname).st_mode
-            if st_mode & 0o2770 != 0o2770:
-                try:
-                    os.chmod(dirname, (st_mode | 0o2770) & 0o2777)
-                except PermissionError:
-                    self.log.warning("Could not update permissions of %s to make it groupshared", dirname)
+            self._add_bits(dirname, 0o2770, 0o2777)
             for filename in filenames:
-                filename = os.path.join(dirname, filename)
-                st_mode = os.stat(filename).st_mode
-                if st_mode & 0o660 != 0o660:
-                    try:
-                        os.chmod(filename, (st_mode | 0o660) & 0o777)
-                    except PermissionError:
-                        self.log.warning("Could not update permissions of %s to make it groupshared", filename)
+                self._add_bits(os.path.join(dirname, filename), 0o660, 0o777)
+
+    def _add_bits(self, path: str, bits: int, mask: int) -> None:
+        mode = os.stat(path).st_mode
+        if mode & bits != bits:
+            try:
+                os.chmod(path, (mode | bits) & mask)
+            except PermissionError:
+                self.log.warning("Could not update permissions of %s to make it groupshared", path)

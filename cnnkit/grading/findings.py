@@ -5,7 +5,9 @@ bad submission can be checked on its own.
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -183,3 +185,27 @@ def is_timestamp(text: str) -> bool:
     except (ValueError, OverflowError, TypeError):
         return False
     return True
+
+
+def read_regular_file(path: Path, limit: int, *, truncate: bool = False) -> bytes | None:
+    """The bytes of a student's file, if it is a regular file: never through a link, never blocking.
+
+    None for a link, a FIFO, a device, or (unless ``truncate``) a file over ``limit`` bytes; with
+    ``truncate``, its first ``limit`` bytes. The grader reads some hand-in files itself (the timestamp,
+    the notebooks the similarity report compares): a link to a FIFO must not hang it, one to
+    ``/dev/zero`` not fill its memory, one to a classmate's notebook not frame them.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (info.st_size > limit and not truncate):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)

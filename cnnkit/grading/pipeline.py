@@ -23,7 +23,6 @@ import glob
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
 from . import report as rp
 from .class_report import ReportOptions, add_report_options, options_from, stored_summary, write_after_grading
-from .findings import is_timestamp
+from .findings import is_timestamp, read_regular_file
 from .policy import similarity_threshold
 from .report import StudentReport
 
@@ -550,25 +549,11 @@ def _timestamp(coursedir, student: str, assignment: str) -> str | None:
     cannot hang the grader nor one to /dev/zero fill its memory.
     """
     path = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment)) / "timestamp.txt"
-    text = read_small_text(path, 200)
-    return text if text is not None and is_timestamp(text) else None
+    data = read_regular_file(path, 200, truncate=True)
+    text = data.decode("utf-8", "replace").strip() if data is not None else ""
+    return text if text and is_timestamp(text) else None
 
 
-
-def read_small_text(path: Path, limit: int) -> str | None:
-    """The first ``limit`` bytes of a regular file at ``path`` (never through a link), stripped; None otherwise."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return os.read(fd, limit).decode("utf-8", "replace").strip() or None
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def _submitted_students(coursedir, assignment: str) -> list[str]:

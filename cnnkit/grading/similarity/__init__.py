@@ -66,7 +66,7 @@ def check_class(course: str | os.PathLike, assignment: str, *, settings: Setting
     students: list[Unit] = []
     unreadable: dict[str, str] = {}
     for folder in sorted((course / submitted_dir).glob(f"*/{assignment}")):
-        # a folder or notebook that is a link is not the student's own: never followed (corpus.read_regular_file)
+        # a folder or notebook that is a link is not the student's own: never followed (findings.read_regular_file)
         if folder.is_dir() and not folder.is_symlink() and not folder.parent.is_symlink():
             renamed = sorted(p.name for p in folder.glob("*.ipynb") if p.name not in notebooks)
             try:  # one hand-in the parser cannot read (a 600-term expression...) is that student's row only

@@ -14,10 +14,10 @@ from __future__ import annotations
 import ast
 import json
 import os
-import stat
 import textwrap
 from pathlib import Path
 
+from ..findings import read_regular_file
 from .normalize import Unit, import_aliases, normalise, source_lines, strip_magics, top_level_functions, units_from_code
 
 KIT, SOLUTION, STUDENT, TEMPLATE = "kit", "solution", "student", "template"
@@ -27,31 +27,9 @@ KIT, SOLUTION, STUDENT, TEMPLATE = "kit", "solution", "student", "template"
 MAX_NOTEBOOK_BYTES = 32 * 2**20
 
 
-def read_regular_file(path: Path, limit: int = MAX_NOTEBOOK_BYTES) -> bytes | None:
-    """The bytes of a regular file of at most ``limit`` bytes; None for a link, a pipe, a device, a larger file.
-
-    Hand-ins are the students' files: a link in a submission folder must not show another student's
-    notebook (or the instructor's) as this one's, nor a FIFO hang the grader.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            return None
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            return fh.read(limit + 1)[:limit]
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def code_cells(path: Path) -> list[tuple[int, str, dict]]:
     """``(index, source, nbgrader metadata)`` of each code cell of a notebook ([] when unreadable)."""
-    data = read_regular_file(Path(path))
+    data = read_regular_file(Path(path), MAX_NOTEBOOK_BYTES)
     try:
         nb = json.loads(data.decode("utf-8")) if data is not None else {}
         cells = nb["cells"]

@@ -255,16 +255,16 @@ def _drop_dead_code(function: ast.AST) -> ast.AST:
         read |= {name for n in ast.walk(function) if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names}
         changed = False
         for item in ast.walk(function):
-            for field in ("body", "orelse", "finalbody"):
-                block = getattr(item, field, None)
+            for part in ("body", "orelse", "finalbody"):
+                block = getattr(item, part, None)
                 if not (isinstance(block, list) and block and all(isinstance(st, ast.stmt) for st in block)):
                     continue
                 kept = [st for st in block if not _is_dead(st, read)]
                 if len(kept) < len(block) and kept != []:
-                    setattr(item, field, kept)
+                    setattr(item, part, kept)
                     changed = True
                 elif not kept and not (len(block) == 1 and isinstance(block[0], ast.Pass)):
-                    setattr(item, field, [ast.Pass()])
+                    setattr(item, part, [ast.Pass()])
                     changed = True
         if not changed:
             return function
