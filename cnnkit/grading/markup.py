@@ -5,10 +5,11 @@ nbgrader's formgrader and feedback templates render a notebook's Markdown cells 
 setting reaches nbconvert's own templates, not nbgrader's). A student's answer cell holding
 ``<script>``, ``<img onerror=...>`` or ``[x](javascript:...)`` would run in the instructor's browser,
 in the Jupyter server's origin, with the instructor's rights (the red team did it). So before a hand-in
-is graded, each Markdown cell is rendered and cleaned with bleach (the sanitiser nbconvert itself
-uses): a cell with nothing to remove is left exactly as written (its checksum, which nbgrader compares
-with the release, unchanged); a cell that had something removed is replaced by the cleaned HTML, which
-shows the same text. A raw cell is shown as text.
+is graded, each Markdown cell is looked at: one with no raw HTML and no link of another scheme than
+http(s), mailto or attachment is left exactly as written (its checksum, which nbgrader compares with the
+release, unchanged); any other is rendered, cleaned with bleach (the sanitiser nbconvert itself uses) and
+replaced by the cleaned HTML, which shows the same words. A raw cell is shown as text. The instructor's
+own Markdown is never touched.
 """
 from __future__ import annotations
 
@@ -105,8 +106,8 @@ def sanitise_text_cells(cells, trusted: frozenset[str] = frozenset()) -> list[st
             cleaned = safe_markdown(source, cell.get("attachments"))
             if cleaned is not None:
                 cell["source"] = cleaned
-                changed.append(f"cell {index}: Markdown with HTML that runs (script, event handler or "
-                               "javascript: link) shown as cleaned text")
+                changed.append(f"cell {index}: Markdown with raw HTML or an unusual link, shown cleaned "
+                               "(no script, event handler or javascript: link reaches the page)")
         elif cell.get("cell_type") == "raw" and source.strip():
             escaped = html.escape(source)
             if escaped != source:
