@@ -1659,6 +1659,7 @@ class Run:
         return float(rows[0]["score"]) if len(rows) == 1 else None
 
     def files(self, student: str, kinds=("autograded", "feedback")) -> list[Path]:
+        self.require(student)
         return [p for kind in kinds for p in files_under(self.course / kind / student)]
 
     def where(self, needle: str, student: str | None = None, kinds=("autograded", "feedback")) -> list[str]:
@@ -2065,6 +2066,7 @@ def test_leak_hidden_shows_no_hidden_test(run):
 
 # ----------------------------------------------------------------------------------------- round 2 (issue 22)
 def _outputs_text(run, student: str) -> str:
+    run.require(student)
     path = run.course / "autograded" / student / ASSIGNMENT / NOTEBOOK
     return readable_text(path) if path.exists() else ""
 
@@ -2157,6 +2159,7 @@ def test_the_kernel_holds_no_file_of_the_host(run):
 
 
 def test_an_output_flood_is_capped(run):
+    run.require("outflood")
     path = run.course / "autograded" / "outflood" / ASSIGNMENT / NOTEBOOK
     assert path.stat().st_size < 24 << 20
     assert run.score("outflood") == 26.0
