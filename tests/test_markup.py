@@ -5,6 +5,7 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat")
 from nbconvert.filters import markdown2html  # noqa: E402  (what nbgrader's formgrade template applies)
+from nbconvert.filters.strings import strip_files_prefix  # noqa: E402
 
 from cnnkit.grading.markup import safe_markdown, sanitise_text_cells  # noqa: E402
 from html_checks import runs  # noqa: E402
@@ -29,6 +30,11 @@ HOSTILE = [
     # round 4 (the second red team): read otherwise by Python's HTMLParser than by a browser
     "Symmetric kernels. <![CDATA[ x ><img src=x onerror=alert(13)> ]]>",
     "text\n\n<details open ontoggle=alert(14) ",
+    # round 5 (a third red team): the template's strip_files_prefix, and a mermaid fence passed through raw
+    "My answer: see [the derivation](files/javascript:alert(15)).",
+    "[x][r]\n\n[r]: /files/javascript:alert(16)",
+    "<a href='files/javascript:alert(17)'>x</a>",
+    'My answer.\n\n```mermaid\n<img src=x onerror=alert(18)// title="\n```',
 ]
 
 PLAIN = [
@@ -39,16 +45,43 @@ PLAIN = [
     "```python\nprint('<script>')\n```",
     "$$\\frac{a}{b} < c$$",
     "- one\n- two\n\n1. first",
+    "![a figure](files/figure.png) and ```mermaid``` text",
+    "```mermaid\ngraph TD; A-->B\n```",
 ]
+
+
+def page(source: str) -> str:
+    """What nbgrader's formgrade template makes of a Markdown cell, with some of the page around it."""
+    return f'<div class="text_cell_render">{strip_files_prefix(markdown2html(source))}</div>' \
+        '<div class="panel-footer" title="footer">next</div>'
 
 
 @pytest.mark.parametrize("source", HOSTILE)
 def test_markdown_that_runs_is_cleaned_as_the_template_renders_it(source):
     cleaned = safe_markdown(source)
     assert cleaned is not None, source
-    shown = markdown2html(cleaned)
-    assert runs(markdown2html(source)), source                 # the attack is real: as written it would run
-    assert not runs(shown), (source, shown)
+    assert runs(page(source)), source                 # the attack is real: as written it would run
+    assert not runs(page(cleaned)), (source, page(cleaned))
+
+
+def test_a_quote_left_open_cannot_join_the_next_cell():
+    """The third red team: cell A, a mermaid fence holding ``<a title='``, kept as written, turned cell B's
+    text into attributes of A's link. A cell that leaves a quote, a tag or a comment open is cleaned."""
+    first, second = "```mermaid\n<a title='\n```", "' onmouseover=alert(1) style=position:fixed x"
+    assert runs(page(first) + page(second))              # as written
+    assert safe_markdown(second) is None                  # B alone is plain text
+    assert not runs(page(safe_markdown(first)) + page(second))
+
+
+@pytest.mark.parametrize("attachments", [None, {"a.png": {}}, {"a.png": "str"}])
+def test_a_cell_nbconvert_cannot_render_is_shown_as_text(attachments):
+    """A broken attachment made the formgrader's page (and the feedback) fail for that student."""
+    cell = nbformat.v4.new_markdown_cell("![x](attachment:a.png) answer")
+    if attachments is not None:
+        cell["attachments"] = attachments
+    notes = sanitise_text_cells([cell])
+    assert notes and "cannot render" in notes[0] and "attachments" not in cell
+    assert "answer" in markdown2html(cell.source) and not runs(page(cell.source))
 
 
 @pytest.mark.parametrize("source", PLAIN)

@@ -560,3 +560,15 @@ def test_one_unreadable_hand_in_does_not_switch_the_report_off_for_the_class(tmp
         _sys.setrecursionlimit(limit)
     assert "not compared" in check.flags["breaker"]
     assert "bob" in check.flags.get("alice", "") or "alice" in check.flags.get("bob", "")
+
+
+def test_a_module_with_form_feeds_switches_nothing_off(tmp_path):
+    """The third red team: ``str.splitlines`` splits at a form feed, Python's parser does not; a handed-in
+    module starting ``#\\x0c\\x0c\\x0c`` raised IndexError and the report was gone for the whole class."""
+    course = write_course(tmp_path / "course", REPO, {"alice": {"correlate2d": ORIGINAL},
+                                                      "bob": {"correlate2d": DISGUISED.replace("import numpy\n", "")},
+                                                      "mallory": {"conv2d": "from mylib import A\n"}})
+    (course / "submitted" / "mallory" / ASSIGNMENT / "mylib.py").write_text(
+        "#\x0c\x0c\x0c\nclass A:\n    def conv2d(self):\n        pass\n")
+    check = check_class(course, ASSIGNMENT)
+    assert "bob" in check.flags.get("alice", "") or "alice" in check.flags.get("bob", "")

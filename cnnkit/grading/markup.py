@@ -27,26 +27,65 @@ ALLOWED_ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title"], "t
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto", "attachment"})
 
 
+class Unrenderable(Exception):
+    """nbconvert cannot render this Markdown cell (a broken attachment...): the formgrader page would fail."""
+
+
 def safe_markdown(source: str, attachments: dict | None = None) -> str | None:
     """``None`` when ``source`` renders to nothing that runs; else the cleaned HTML to show instead.
 
-    ``attachments`` are the cell's own (images it carries), which the rendering needs. Markdown that
-    renders the same with raw HTML escaped holds no raw HTML (its ``<`` became text or math), so only
-    its links need a look; any raw HTML at all is cleaned, whatever it looks like: the decision is never
-    left to a parser that might read the HTML otherwise than a browser does (the red team's
-    ``<![CDATA[ ><img onerror=...>`` and a tag left open at the end of the cell, which the template's
-    next ``>`` closes).
+    ``attachments`` are the cell's own (images it carries), which the rendering needs. A cell is kept as
+    written only when (1) it renders the same with raw HTML escaped (its ``<`` became text or math),
+    (2) what the template makes of it -- ``markdown2html``, then ``strip_files_prefix``, which turns
+    ``files/javascript:`` into ``javascript:`` -- holds only allowed tags, attributes and links, and
+    (3) it :func:`closes` everything it opens, so no quote or tag left open swallows the page around it
+    (a ```mermaid fence passes its text through unescaped). Anything else is cleaned with bleach and
+    checked the same way. The checks parse as a browser does (html5lib), never with a parser that
+    reads HTML otherwise (the red teams' ``<![CDATA[ ><img onerror=...>``). Raises
+    :class:`Unrenderable` when nbconvert cannot render the cell at all.
     """
     import bleach
 
-    rendered = _render(source, attachments)
-    if rendered == _render(source, attachments, escape=True) and not runs(rendered):
-        return None          # no raw HTML passed through (every "<" became text or math) and no bad link
+    try:
+        rendered = _render(source, attachments)
+        escaped = _render(source, attachments, escape=True)
+    except Exception as exc:  # noqa: BLE001 - a broken attachment, a renderer bug: the template would fail too
+        raise Unrenderable(str(exc)) from exc
+    if rendered == escaped and _shown_safely(rendered):
+        return None
     cleaned = bleach.clean(rendered, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                            protocols=ALLOWED_PROTOCOLS | {"data"}, strip=False)
-    if runs(_render(cleaned, attachments)) or runs(cleaned + ">"):   # as the templates will render it again
+    try:
+        again = _render(cleaned, attachments)           # the templates render the cleaned HTML again
+    except Exception:  # noqa: BLE001
+        again = None
+    if again is None or not _shown_safely(again) or not _shown_safely(cleaned):
         return f"<pre>{html.escape(source)}</pre>"
     return cleaned
+
+
+def _shown_safely(rendered: str) -> bool:
+    """Whether the HTML the template shows for ``rendered`` runs nothing and closes what it opens."""
+    from nbconvert.filters.strings import strip_files_prefix
+
+    shown = strip_files_prefix(rendered)
+    return not runs(shown) and closes(shown)
+
+
+#: Appended to a cell's HTML by :func:`closes`: found again as an element only if the cell left no
+#: tag, attribute value, comment or raw-text element open.
+_SENTINEL = '<b id="cnnkit-end">end</b>'
+
+
+def closes(text: str) -> bool:
+    """Whether ``text`` leaves the HTML parser where it found it: not inside a tag, a quoted attribute, a
+    comment or a raw-text element (textarea, xmp, plaintext...), which would swallow the page after it
+    -- the next cell's text turned into attributes of this cell's ``<a>``, the third red team's way."""
+    from bleach._vendor import html5lib
+
+    fragment = html5lib.parseFragment(text + _SENTINEL, namespaceHTMLElements=False)
+    last = [element for element in fragment.iter() if element.tag == "b" and element.get("id") == "cnnkit-end"]
+    return bool(last) and (last[-1].text or "") == "end"
 
 
 def _render(source: str, attachments: dict | None, escape: bool = False) -> str:
@@ -54,11 +93,8 @@ def _render(source: str, attachments: dict | None, escape: bool = False) -> str:
     raw HTML shown as text)."""
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
-    try:
-        renderer = IPythonRenderer(escape=escape, attachments=attachments or {})
-        return MarkdownWithMath(renderer=renderer).render(source)
-    except Exception:  # a broken attachment...: judge the text as HTML, the strictest reading
-        return source if not escape else html.escape(source)
+    renderer = IPythonRenderer(escape=escape, attachments=attachments or {})
+    return MarkdownWithMath(renderer=renderer).render(source)
 
 
 #: What Markdown itself adds to the allowed: a heading's anchor id, a code block's language class.
@@ -103,7 +139,13 @@ def sanitise_text_cells(cells, trusted: frozenset[str] = frozenset()) -> list[st
         if source in trusted:
             continue
         if cell.get("cell_type") == "markdown":
-            cleaned = safe_markdown(source, cell.get("attachments"))
+            try:
+                cleaned = safe_markdown(source, cell.get("attachments"))
+            except Unrenderable as exc:       # the formgrader page would fail: shown as text, without attachments
+                cell["source"] = f"<pre>{html.escape(source)}</pre>"
+                cell.pop("attachments", None)
+                changed.append(f"cell {index}: Markdown nbconvert cannot render ({str(exc)[:80]}), shown as text")
+                continue
             if cleaned is not None:
                 cell["source"] = cleaned
                 changed.append(f"cell {index}: Markdown with raw HTML or an unusual link, shown cleaned "

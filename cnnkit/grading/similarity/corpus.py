@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 from ..findings import read_regular_file
-from .normalize import Unit, import_aliases, normalise, source_lines, strip_magics, top_level_functions, units_from_code
+from .normalize import Unit, code_lines, import_aliases, normalise, source_lines, strip_magics, top_level_functions, units_from_code
 
 KIT, SOLUTION, STUDENT, TEMPLATE = "kit", "solution", "student", "template"
 
@@ -126,7 +126,7 @@ def kit_units(package_dir: Path, lecture_dirs: list[Path]) -> list[Unit]:
         except (OSError, SyntaxError, ValueError):
             continue
         label = _relative(path, package_dir.parent)
-        aliases, lines = import_aliases(tree), code.splitlines(keepends=True)
+        aliases, lines = import_aliases(tree), code_lines(code)
         for node in top_level_functions(tree):
             units.append(normalise(node, source=label, name=node.name, kind=KIT, aliases=aliases,
                                    original=source_lines(lines, node)))
@@ -224,7 +224,7 @@ class _Code:
         except (SyntaxError, ValueError):
             return
         self.aliases.update(import_aliases(tree))
-        lines = code.splitlines(keepends=True)
+        lines = code_lines(code)
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.latest[node.name] = ("def", node, source_lines(lines, node))
