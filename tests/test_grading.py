@@ -542,3 +542,16 @@ def test_no_control_character_of_a_student_reaches_the_report():
         assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
         assert "\\x1b[2J" in text                       # shown, not obeyed
     assert "\n" not in row.detail
+
+
+def test_bad_arguments_of_the_report_and_file_helpers_are_named(tmp_path):
+    from cnnkit.grading.exchange import account_uid
+    from cnnkit.grading.findings import read_regular_file
+
+    with pytest.raises(TypeError, match="text must be a str"):
+        rp.printable(None)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="limit"):
+            read_regular_file(tmp_path / "x", bad)
+    with pytest.raises(TypeError, match="username"):
+        account_uid(1000)

@@ -107,3 +107,15 @@ def test_a_notebooks_cells_are_cleaned_in_place_and_reported():
     assert [n.split(":")[0] for n in notes] == ["cell 1", "cell 2"]
     assert nb.cells[0].source == "fine" and nb.cells[3].source == "x = '<script>'"
     assert "onerror" not in nb.cells[1].source and "<script" not in nb.cells[2].source
+
+
+def test_bad_arguments_are_named():
+    from cnnkit.grading.markup import closes, runs as markup_runs
+
+    with pytest.raises(TypeError, match="source must be text"):
+        safe_markdown(None)
+    with pytest.raises(TypeError, match="attachments must be a dict"):
+        safe_markdown("x", attachments=["a.png"])
+    for check in (closes, markup_runs):
+        with pytest.raises(TypeError, match="text must be text"):
+            check(b"<b>")

@@ -572,3 +572,14 @@ def test_a_module_with_form_feeds_switches_nothing_off(tmp_path):
         "#\x0c\x0c\x0c\nclass A:\n    def conv2d(self):\n        pass\n")
     check = check_class(course, ASSIGNMENT)
     assert "bob" in check.flags.get("alice", "") or "alice" in check.flags.get("bob", "")
+
+
+def test_bad_arguments_are_named():
+    from cnnkit.grading.similarity.normalize import code_lines
+
+    for bad in ({"k": 0}, {"k": 2.5}, {"reach": -1}, {"reach": True}):
+        args = {"k": 8, "reach": 24, **bad}
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            kgram_hashes(("a",) * 10, args["k"], args["reach"])
+    with pytest.raises(TypeError, match="code must be a str"):
+        code_lines(b"x = 1\n")

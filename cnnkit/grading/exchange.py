@@ -187,6 +187,8 @@ def _keep_mode_and_times(dest: str, st: os.stat_result, owner: int) -> None:
 
 def account_uid(username: str) -> int | None:
     """The uid of the Unix account ``username``, or None where there is none (LMS ids, containers, Windows)."""
+    if not isinstance(username, str):
+        raise TypeError(f"username must be a str, got {type(username).__name__}")
     try:
         import pwd
     except ImportError:

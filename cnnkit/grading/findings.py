@@ -195,6 +195,8 @@ def read_regular_file(path: Path, limit: int, *, truncate: bool = False) -> byte
     the notebooks the similarity report compares): a link to a FIFO must not hang it, one to
     ``/dev/zero`` not fill its memory, one to a classmate's notebook not frame them.
     """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"limit must be a number of bytes >= 0, got {limit!r}")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:

@@ -27,6 +27,11 @@ ALLOWED_ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title"], "t
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto", "attachment"})
 
 
+def _require_text(name: str, value) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be text (str), got {type(value).__name__}")
+
+
 class Unrenderable(Exception):
     """nbconvert cannot render this Markdown cell (a broken attachment...): the formgrader page would fail."""
 
@@ -46,6 +51,9 @@ def safe_markdown(source: str, attachments: dict | None = None) -> str | None:
     """
     import bleach
 
+    _require_text("source", source)
+    if attachments is not None and not isinstance(attachments, dict):
+        raise TypeError(f"attachments must be a dict (a cell's attachments) or None, got {type(attachments).__name__}")
     try:
         rendered = _render(source, attachments)
         escaped = _render(source, attachments, escape=True)
@@ -83,6 +91,7 @@ def closes(text: str) -> bool:
     -- the next cell's text turned into attributes of this cell's ``<a>``, the third red team's way."""
     from bleach._vendor import html5lib
 
+    _require_text("text", text)
     fragment = html5lib.parseFragment(text + _SENTINEL, namespaceHTMLElements=False)
     last = [element for element in fragment.iter() if element.tag == "b" and element.get("id") == "cnnkit-end"]
     return bool(last) and (last[-1].text or "") == "end"
@@ -106,6 +115,7 @@ def runs(text: str) -> bool:
     attribute or a link scheme outside the allowed ones."""
     from bleach._vendor import html5lib
 
+    _require_text("text", text)
     fragment = html5lib.parseFragment(text, namespaceHTMLElements=False)
     for element in fragment.iter():
         tag = element.tag

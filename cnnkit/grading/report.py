@@ -87,6 +87,8 @@ def printable(text: str) -> str:
     raised): the red team named folders so that ``cat grading_report_NAME.txt`` cleared the screen and
     drew a forged table.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
     if text.isprintable():
         return text
     out = []

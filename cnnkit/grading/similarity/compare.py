@@ -204,6 +204,9 @@ def kgram_hashes(unit_or_tokens, k: int, reach: int = DEFAULT_REACH) -> np.ndarr
     (an output-sized shift by kernel tap ``i``): the tokens are the same, the variables' last uses
     are not.
     """
+    for name, value, least in (("k", k, 1), ("reach", reach, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     if isinstance(unit_or_tokens, Unit):
         tokens, variables = unit_or_tokens.tokens, unit_or_tokens.variables
     else:

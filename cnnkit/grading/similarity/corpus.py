@@ -48,33 +48,16 @@ def code_cells(path: Path) -> list[tuple[int, str, dict]]:
 
 def notebook_aliases(path: Path) -> dict[str, str]:
     """The imports of all code cells of a notebook (``np`` -> ``numpy``), for the cells that use them."""
-    return _aliases(_parsed_cells(path))
-
-
-def _parsed_cells(path: Path, wanted: set[str] | None = None) -> list[tuple[int, str, dict, ast.Module | None]]:
-    """The code cells with their syntax trees, parsing only what can matter.
-
-    With ``wanted``, a cell is parsed only when it imports something or mentions ``def`` and one of the
-    wanted names (a class's notebooks have many cells; parsing is most of the cost).
-    """
-    found = []
-    for index, source, meta in code_cells(path):
-        code = strip_magics(source)
-        tree = None
-        if wanted is None or "import" in code or ("def " in code and any(name in code for name in wanted)):
-            try:
-                tree = ast.parse(code)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                tree = None
-        found.append((index, code, meta, tree))
-    return found
-
-
-def _aliases(cells) -> dict[str, str]:
     aliases: dict[str, str] = {}
-    for _, _, _, tree in cells:
-        if tree is not None:
-            aliases.update(import_aliases(tree))
+    for _, source, _ in code_cells(path):
+        code = strip_magics(source)
+        if "import" not in code:          # only a cell that imports can add an alias; parsing is most of the cost
+            continue
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        aliases.update(import_aliases(tree))
     return aliases
 
 

@@ -231,6 +231,8 @@ def code_lines(code: str) -> list[str]:
     module starting ``#\\x0c\\x0c`` shifted every line number, and the IndexError that followed switched the
     similarity report off for the whole class (the third red team's find).
     """
+    if not isinstance(code, str):
+        raise TypeError(f"code must be a str, got {type(code).__name__}")
     parts = code.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
