@@ -119,3 +119,25 @@ def test_bad_arguments_are_named():
     for check in (closes, markup_runs):
         with pytest.raises(TypeError, match="text must be text"):
             check(b"<b>")
+
+
+def test_a_cell_cannot_plant_the_end_marker_of_the_check():
+    """The fourth red team: cell 1 carried the closing check's own (then fixed) end element before a quote it
+    left open, so the check found it and kept the cell; the next cell's text became attributes of its link."""
+    first = '```mermaid\n<b id="cnnkit-end">end</b><a href="https://x" title=\'\n```\n'
+    second = "' onmouseover='alert(1)' style='display:block;position:fixed;inset:0' x=y"
+    assert runs(page(first) + page(second))
+    cleaned = safe_markdown(first)
+    assert cleaned is not None and not runs(page(cleaned) + page(second))
+
+
+def test_a_huge_cell_is_shown_as_text_without_being_parsed(monkeypatch):
+    """120 KB of ``<b>`` took the renderer and html5lib a minute per cell: past MAX_MARKDOWN_CHARS nothing parses it."""
+    import cnnkit.grading.markup as markup
+
+    def no_render(*args, **kwargs):
+        raise AssertionError("rendered")
+
+    monkeypatch.setattr(markup, "_render", no_render)
+    shown = safe_markdown("<b>" * 40_000)
+    assert shown.startswith("<pre>&lt;b&gt;") and not runs(shown)

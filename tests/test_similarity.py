@@ -583,3 +583,32 @@ def test_bad_arguments_are_named():
             kgram_hashes(("a",) * 10, args["k"], args["reach"])
     with pytest.raises(TypeError, match="code must be a str"):
         code_lines(b"x = 1\n")
+
+
+def test_a_copy_behind_a_table_or_an_indirect_call_is_still_the_copy(tmp_path):
+    """The fourth red team: ``_IMPL = {"loop": _copy}`` and a one-line conv2d calling ``_IMPL["loop"](...)``
+    left the copy out of the comparison; so would ``globals()["_copy"](...)``."""
+    mine = ORIGINAL.replace("def correlate2d", "def _mine")
+    table = mine + '\n\n_IMPL = {"loop": _mine}\n\n\ndef correlate2d(image, kernel):\n    return _IMPL["loop"](image, kernel)\n'
+    lookup = mine + '\n\ndef correlate2d(image, kernel):\n    return globals()["_mine"](image, kernel)\n'
+    course = write_course(tmp_path / "course", REPO, {"alice": {"correlate2d": DISGUISED.replace("import numpy\n", "")},
+                                                      "table": {"correlate2d": table}, "lookup": {"correlate2d": lookup}})
+    flags = check_class(course, ASSIGNMENT).flags
+    for student in ("table", "lookup"):
+        assert "correlate2d: " in flags.get(student, ""), (student, flags)
+
+
+def test_names_bound_to_each_other_are_each_followed_once(monkeypatch):
+    """The fourth red team's four-line hang: twenty copies of two names bound to each other made the
+    search for what a name stands for branch twenty ways, eight deep. Each name is now visited once."""
+    from cnnkit.grading.similarity import corpus
+
+    code = corpus._Code()
+    code.add(ORIGINAL)
+    code.add("_p = None\n_q = (" + "_p, " * 20 + ")\n_p = (" + "_q, " * 20 + ")\ncorrelate2d = correlate2d if _p else _q\n")
+    calls = []
+    real = corpus._Code.references
+    monkeypatch.setattr(corpus._Code, "references", lambda self, *a, **k: calls.append(a) or real(self, *a, **k))
+    code.resolve("correlate2d")
+    names = 1 + 2 * 20 + 2                  # each name occurrence looked up once at most (it was 20 ** 8)
+    assert len(calls) <= names, len(calls)

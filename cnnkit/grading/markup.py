@@ -23,6 +23,9 @@ ALLOWED_TAGS = frozenset({
     "tbody", "td", "th", "thead", "tr", "u", "ul"})
 ALLOWED_ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title"], "th": ["align"], "td": ["align"],
                       "code": ["class"], "span": ["class"], "div": ["class"]}
+#: A Markdown cell longer than this is shown as text without being rendered: 120 KB of ``<b>`` took the
+#: renderer and html5lib a minute (the fourth red team); an answer is a few KB.
+MAX_MARKDOWN_CHARS = 20_000
 #: Link and image schemes kept (``attachment:`` is how a notebook refers to an image it carries).
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto", "attachment"})
 
@@ -54,6 +57,8 @@ def safe_markdown(source: str, attachments: dict | None = None) -> str | None:
     _require_text("source", source)
     if attachments is not None and not isinstance(attachments, dict):
         raise TypeError(f"attachments must be a dict (a cell's attachments) or None, got {type(attachments).__name__}")
+    if len(source) > MAX_MARKDOWN_CHARS:      # the parsers are quadratic in some inputs: shown as text, at once
+        return f"<pre>{html.escape(source)}</pre>"
     try:
         rendered = _render(source, attachments)
         escaped = _render(source, attachments, escape=True)
@@ -80,21 +85,26 @@ def _shown_safely(rendered: str) -> bool:
     return not runs(shown) and closes(shown)
 
 
-#: Appended to a cell's HTML by :func:`closes`: found again as an element only if the cell left no
-#: tag, attribute value, comment or raw-text element open.
-_SENTINEL = '<b id="cnnkit-end">end</b>'
-
-
 def closes(text: str) -> bool:
     """Whether ``text`` leaves the HTML parser where it found it: not inside a tag, a quoted attribute, a
     comment or a raw-text element (textarea, xmp, plaintext...), which would swallow the page after it
-    -- the next cell's text turned into attributes of this cell's ``<a>``, the third red team's way."""
+    -- the next cell's text turned into attributes of this cell's ``<a>``, the third red team's way.
+
+    An element named by a random token, drawn per call (a cell could carry a fixed one itself: the
+    fourth red team's way), is appended; the text closes when that element comes out of the parser
+    whole and last.
+    """
+    import secrets
+
     from bleach._vendor import html5lib
 
     _require_text("text", text)
-    fragment = html5lib.parseFragment(text + _SENTINEL, namespaceHTMLElements=False)
-    last = [element for element in fragment.iter() if element.tag == "b" and element.get("id") == "cnnkit-end"]
-    return bool(last) and (last[-1].text or "") == "end"
+    token = secrets.token_hex(8)
+    fragment = html5lib.parseFragment(f'{text}<b id="end-{token}">{token}</b>', namespaceHTMLElements=False)
+    elements = [element for element in fragment.iter() if isinstance(element.tag, str)]
+    last = elements[-1] if elements else None
+    return last is not None and last.tag == "b" and last.get("id") == f"end-{token}" and last.text == token \
+        and not last.tail
 
 
 def _render(source: str, attachments: dict | None, escape: bool = False) -> str:

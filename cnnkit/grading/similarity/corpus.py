@@ -229,42 +229,67 @@ class _Code:
                             self.bound.add(name_node.id)
                             self.defined.discard(name_node.id)
 
-    def resolve(self, name: str, depth: int = 0, calls: bool = True) -> tuple[ast.AST, str] | None:
-        """The function ``name`` stands for, following assignments a few steps (with ``calls``, through
-        ``name = factory()`` too: right for a graded name, wrong for a data variable ``out = conv2d(x)``)."""
+    def resolve(self, name: str, calls: bool = True) -> tuple[ast.AST, str] | None:
+        """The function ``name`` stands for, following assignments (the first one :meth:`references` finds)."""
+        found = self.references(name, calls)
+        return found[0] if found else None
+
+    def references(self, name: str, calls: bool = True, seen: set[str] | None = None) -> list[tuple[ast.AST, str]]:
+        """Every function ``name`` refers to: its ``def``, or the functions the expression bound to it names
+        (``_IMPL = {"loop": _mine}`` names ``_mine``). With ``calls``, a function that expression *calls*
+        counts too (``conv2d = _factory()``: right for a graded name, wrong for a data variable
+        ``out = conv2d(x)``). Each name is visited once: a cell binding names to each other in a cycle
+        made this exponential (the fourth red team's four-line hang)."""
+        seen = set() if seen is None else seen
+        if name in seen or len(seen) > 500:
+            return []
+        seen.add(name)
         entry = self.latest.get(name)
-        if entry is None or depth > 8:
-            return None
+        if entry is None:
+            return []
         if entry[0] == "def":
-            return entry[1], entry[2]
-        if not calls and not isinstance(entry[1], (ast.Name, ast.Attribute)):
-            return None
+            return [(entry[1], entry[2])]
+        called = {id(item.func) for item in ast.walk(entry[1]) if isinstance(item, ast.Call)}
+        found: list[tuple[ast.AST, str]] = []
         for item in ast.walk(entry[1]):
+            if not calls and id(item) in called:
+                continue
             if isinstance(item, ast.Name) and item.id != name:
-                found = self.resolve(item.id, depth + 1, calls)
-                if found is not None:
-                    return found
-            elif isinstance(item, ast.Attribute) and item.attr in self.methods:
-                return self.methods[item.attr]
-        return None
+                found += [f for f in self.references(item.id, calls, seen) if f not in found]
+            elif isinstance(item, ast.Attribute) and item.attr in self.methods and self.methods[item.attr] not in found:
+                found.append(self.methods[item.attr])
+        return found
 
     def helpers(self, node: ast.AST, graded: set[str]) -> list[tuple[str, str]]:
-        """The student's own functions and methods ``node`` calls by name, and theirs in turn (not graded ones)."""
+        """The student's own functions and methods ``node`` calls, and theirs in turn (not graded ones).
+
+        Called by name, or named in a value a name is bound to (a table of implementations). A call
+        through a subscript or a call's result (``_IMPL["loop"](x)``, ``globals()["f"](x)``) could reach
+        any of them: then every function of the student's is a helper.
+        """
         found: dict[str, str] = {}
         todo = [node]
         while todo and len(found) < 50:
             current = todo.pop()
             local = {n.id for n in ast.walk(current) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
             local |= {a.arg for a in ast.walk(current) if isinstance(a, ast.arg)}
+            indirect = any(isinstance(item, ast.Call) and isinstance(item.func, (ast.Subscript, ast.Call))
+                           for item in ast.walk(current))
             for item in ast.walk(current):
                 name = item.id if isinstance(item, ast.Name) and isinstance(item.ctx, ast.Load) else \
                     item.attr if isinstance(item, ast.Attribute) and item.attr in self.methods else None
                 if name is None or name in graded or name in found or name in local:
                     continue
-                resolved = self.resolve(name, calls=False) or self.methods.get(name)
-                if resolved is not None and resolved[0] is not node:
-                    found[name] = resolved[1]
-                    todo.append(resolved[0])
+                resolved = self.references(name, calls=False) or ([self.methods[name]] if name in self.methods else [])
+                for index, (target, source) in enumerate(resolved):
+                    if target is not node:
+                        found[name if index == 0 else f"{name}[{index}]"] = source
+                        todo.append(target)
+            if indirect:
+                for target, source in self.own_functions(graded):
+                    if target is not node and source not in found.values():
+                        found[f"_own_{len(found)}"] = source
+                        todo.append(target)
         return list(found.items())
 
     def own_functions(self, graded: set[str]) -> list[tuple[ast.AST, str]]:
